@@ -1,0 +1,43 @@
+"""Read figures the way the documents write them: Arabic digits or Chinese numerals."""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
+CHINESE_NUMERAL_RUN = re.compile(f"[{''.join(_DIGITS)}{''.join(_UNITS)}]+")
+
+
+def parse_chinese_numeral(text: str) -> int | None:
+    """The value of a Chinese numeral such as 十, 十五, 两百, 三千五百; None if `text` is not one."""
+    if not text or any(ch not in _DIGITS and ch not in _UNITS for ch in text):
+        return None
+    total, section, digit = 0, 0, None
+    for ch in text:
+        if ch in _DIGITS:
+            digit = _DIGITS[ch]
+            continue
+        unit = _UNITS[ch]
+        if unit == 10_000:
+            total += (section + (digit or 0)) * unit
+            section, digit = 0, None
+        else:
+            section += (1 if digit is None else digit) * unit
+            digit = None
+    return total + section + (digit or 0)
+
+
+def format_number(value: float) -> str:
+    """A number as a document would print it: 3000, 3.4, 20.3 (no trailing .0)."""
+    if float(value).is_integer():
+        return str(int(value))
+    return repr(float(value)).rstrip("0").rstrip(".")
+
+
+def figure_states(figure: str, value: float) -> bool:
+    """True when `figure` (e.g. `3000亿元`, `1-2个`, `十大`, `第一`) writes `value`."""
+    compact = figure.replace(",", "").replace("，", "")
+    if re.search(rf"(?<![\d.]){re.escape(format_number(value))}(?![\d])", compact):
+        return True
+    return any(parse_chinese_numeral(run) == value for run in CHINESE_NUMERAL_RUN.findall(compact))

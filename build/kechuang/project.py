@@ -1,0 +1,67 @@
+"""Where a Kechuang project's folders are, so every stage agrees on them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def find_root() -> Path:
+    """The project root: $KECHUANG_ROOT, else the working directory if it holds `schemas/`, else the checkout."""
+    if env := os.environ.get("KECHUANG_ROOT"):
+        return Path(env).resolve()
+    cwd = Path.cwd()
+    if (cwd / "schemas").is_dir() and (cwd / "datasets").is_dir():
+        return cwd
+    return PACKAGE_ROOT
+
+
+@dataclass(frozen=True)
+class Project:
+    """The folders of one project; `datasets` may point elsewhere (tests, staging copies)."""
+
+    root: Path
+    datasets: Path
+    schemas: Path
+
+    @classmethod
+    def locate(cls, datasets: Path | None = None, schemas: Path | None = None) -> Project:
+        root = find_root()
+        return cls(
+            root=root,
+            datasets=(datasets or root / "datasets").resolve(),
+            schemas=(schemas or root / "schemas").resolve(),
+        )
+
+    @property
+    def dist(self) -> Path:
+        return self.root / "dist"
+
+    @property
+    def default_db(self) -> Path:
+        return self.dist / "kechuang.db"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    @property
+    def plugins(self) -> Path:
+        return self.root / "plugins"
+
+    @property
+    def metadata_file(self) -> Path:
+        return self.root / "metadata.yml"
+
+    def table_path(self, table: str) -> Path:
+        return self.datasets / f"{table}.csv"
+
+    def display(self, path: Path) -> str:
+        """A path as a maintainer would type it: relative to the root when inside it."""
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
