@@ -46,8 +46,12 @@ def validate(datasets: Path | None) -> None:
 
 @cli.command()
 @datasets_option
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database to write (default: dist/kechuang.db).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Database to write (default: dist/kechuang.db).",
+)
 def build(datasets: Path | None, out: Path | None) -> None:
     """Validate, then compile the tables into SQLite; a failed build leaves the old database in place."""
     from .compile import build_database
@@ -69,10 +73,18 @@ def build(datasets: Path | None, out: Path | None) -> None:
 @datasets_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
-@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Database to serve (default: dist/kechuang.db, rebuilt when stale).")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Database to serve (default: dist/kechuang.db, rebuilt when stale).",
+)
 def serve(datasets: Path | None, host: str, port: int, db: Path | None) -> None:
     """Serve the portal with Datasette, building the database first when it is missing or stale."""
     from .serve import serve_portal
 
     serve_portal(Project.locate(datasets=datasets), host=host, port=port, db=db)
+
+
+if __name__ == "__main__":
+    cli()

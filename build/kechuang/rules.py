@@ -63,8 +63,7 @@ def _not_verbatim(text: str, source_name: str, source: str) -> str:
     agree = _longest_verbatim_prefix(text, source)
     tail = text[max(0, agree - 12) : agree]
     return (
-        f"is not verbatim in {source_name}: it departs from the source after "
-        f'"…{tail}" at "{text[agree : agree + 12]}…"'
+        f'is not verbatim in {source_name}: it departs from the source after "…{tail}" at "{text[agree : agree + 12]}…"'
     )
 
 
@@ -75,7 +74,7 @@ def _is_sentence(text: str, source: str) -> bool:
         before = source[:start].rstrip(" \u3000\t")
         starts_well = not before or before[-1] in SENTENCE_END + "\n"
         end = start + len(text)
-        after = source[end:end + 1]
+        after = source[end : end + 1]
         ends_well = text[-1] in SENTENCE_END or after in ("", "\n", "\r") or after in SENTENCE_END
         if starts_well and ends_well:
             return True
@@ -114,7 +113,11 @@ class RuleContext:
             path = (self.project.datasets / relative).resolve()
             referenced.add(path)
             if not path.is_file():
-                self.add(policy, "source_file", f'"{relative}" does not exist under {self.project.display(self.project.datasets)}/')
+                self.add(
+                    policy,
+                    "source_file",
+                    f'"{relative}" does not exist under {self.project.display(self.project.datasets)}/',
+                )
                 continue
             try:
                 text = path.read_text(encoding="utf-8")
@@ -125,7 +128,9 @@ class RuleContext:
         source_dir = self.project.datasets / "sources"
         for path in sorted(source_dir.glob("*.txt")) if source_dir.is_dir() else []:
             if path.resolve() not in referenced:
-                self.problems.append(Problem(self.project.display(path), 0, "", "no policy in policies.csv refers to this source"))
+                self.problems.append(
+                    Problem(self.project.display(path), 0, "", "no policy in policies.csv refers to this source")
+                )
 
     def policy_of(self, record: Record) -> str | None:
         if record.raw.get("policy_id"):
@@ -163,10 +168,17 @@ def check_verbatim(ctx: RuleContext, schema: TableSchema, records: Iterable[Reco
             elif name in ("text_zh", "heading_zh") and not _starts_paragraph(text, source):
                 ctx.add(record, name, f"does not start at the beginning of a paragraph of {source_name}")
             elif name == "quote_zh" and not _is_sentence(text, source):
-                ctx.add(record, name, f"is not a whole sentence of {source_name} (it must run from a 。；or line start to the next)")
-            elif name == "quote_zh" and (measure := ctx.measures.get(record.raw.get("measure_id", ""))):
-                if text not in measure.raw.get("text_zh", ""):
-                    ctx.add(record, name, f'is not in the text of measure "{measure.raw["id"]}"')
+                ctx.add(
+                    record,
+                    name,
+                    f"is not a whole sentence of {source_name} (it must run from a 。；or line start to the next)",
+                )
+            elif (
+                name == "quote_zh"
+                and (measure := ctx.measures.get(record.raw.get("measure_id", "")))
+                and text not in measure.raw.get("text_zh", "")
+            ):
+                ctx.add(record, name, f'is not in the text of measure "{measure.raw["id"]}"')
 
 
 def check_same_policy(ctx: RuleContext, records: Iterable[Record]) -> None:
@@ -177,7 +189,9 @@ def check_same_policy(ctx: RuleContext, records: Iterable[Record]) -> None:
             if other is None:
                 continue
             if own and other.raw.get("policy_id") != own:
-                ctx.add(record, column, f'"{other.raw["id"]}" belongs to policy "{other.raw.get("policy_id")}", not "{own}"')
+                ctx.add(
+                    record, column, f'"{other.raw["id"]}" belongs to policy "{other.raw.get("policy_id")}", not "{own}"'
+                )
 
 
 def check_targets(ctx: RuleContext, records: Iterable[Record]) -> None:
@@ -195,7 +209,9 @@ def check_targets(ctx: RuleContext, records: Iterable[Record]) -> None:
                 ctx.add(record, "figure_zh", f'"{figure}" is not masked with "*", so the target is not redacted')
         elif raw.get("status") == "stated":
             if masked:
-                ctx.add(record, "status", f'figure "{figure}" is masked with "*": status must be redacted and value empty')
+                ctx.add(
+                    record, "status", f'figure "{figure}" is masked with "*": status must be redacted and value empty'
+                )
             if value is None and not raw.get("value"):
                 ctx.add(record, "value", "is required when status is stated")
         for name, number in (("value", value), ("value_max", value_max)):

@@ -74,8 +74,11 @@ def _describe(error: dict, schema: TableSchema) -> tuple[str, str]:
         other = re.search(r"position (\d+)", note)
         where = f" (also on line {other.group(1)})" if other else ""
         key = field or ", ".join(schema.primary_key)
-        value = cell or ", ".join(str(error["cells"][schema.field_names.index(k)]) for k in schema.primary_key
-                                  if k in schema.field_names and len(error.get("cells", [])) > schema.field_names.index(k))
+        value = cell or ", ".join(
+            str(error["cells"][schema.field_names.index(k)])
+            for k in schema.primary_key
+            if k in schema.field_names and len(error.get("cells", [])) > schema.field_names.index(k)
+        )
         return key, f'"{value}" is duplicated{where}; it must be unique'
     if kind == "foreign-key":
         match = re.search(r'for "([^"]+)": values "([^"]*)" not found in the lookup table "([^"]*)"', note)
@@ -92,7 +95,9 @@ def _describe(error: dict, schema: TableSchema) -> tuple[str, str]:
     if kind == "missing-label":
         return field, "column is missing from the header"
     if kind == "incorrect-label":
-        return error.get("label", ""), f'header should be "{field}" here (schema order: {", ".join(schema.field_names)})'
+        return error.get(
+            "label", ""
+        ), f'header should be "{field}" here (schema order: {", ".join(schema.field_names)})'
     if kind == "duplicate-label":
         return error.get("label", ""), "column appears twice in the header"
     if kind == "blank-row":

@@ -1,0 +1,84 @@
+"""Serve the portal with Datasette: immutable database, our metadata, plugins, templates and assets."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from .compile import build_database
+from .metadata import write_datasette_metadata
+from .problems import ValidationFailed
+from .project import Project
+
+SETTINGS = {
+    "sql_time_limit_ms": "3000",
+    "facet_time_limit_ms": "500",
+    "max_returned_rows": "1000",
+    "default_page_size": "50",
+    "allow_csv_stream": "on",
+}
+
+
+def newest_input(project: Project) -> float:
+    """The most recent modification time among the datasets and schemas."""
+    paths = [*project.datasets.rglob("*"), *project.schemas.rglob("*"), project.datasets, project.schemas]
+    return max(p.stat().st_mtime for p in paths if p.exists())
+
+
+def is_stale(project: Project, db: Path) -> bool:
+    return not db.exists() or db.stat().st_mtime < newest_input(project)
+
+
+def datasette_arguments(project: Project, db: Path, metadata: Path, host: str, port: int) -> list[str]:
+    """The `datasette serve` command line every way of serving the portal shares."""
+    args = [
+        "serve",
+        "--immutable",
+        str(db),
+        "--metadata",
+        str(metadata),
+        "--plugins-dir",
+        str(project.plugins),
+        "--template-dir",
+        str(project.site / "templates"),
+        "--static",
+        f"static:{project.site / 'static'}",
+        "--cors",
+        "--host",
+        host,
+        "--port",
+        str(port),
+    ]
+    for name, value in SETTINGS.items():
+        args += ["--setting", name, value]
+    return args
+
+
+def prepare(project: Project, db: Path | None = None) -> tuple[Path, Path]:
+    """Build the database if stale and write the Datasette metadata beside it."""
+    db = (db or project.default_db).resolve()
+    if db == project.default_db.resolve() and is_stale(project, db):
+        click.echo(f"Building {project.display(db)} (missing or older than datasets/ or schemas/)…")
+        try:
+            result = build_database(project, db)
+        except ValidationFailed as failure:
+            for problem in failure.problems:
+                click.echo(str(problem), err=True)
+            if not db.exists():
+                raise click.ClickException("the datasets are invalid and there is no previous database") from None
+            click.echo("The datasets are invalid; serving the previous database.", err=True)
+        else:
+            click.echo(f"Built in {result.seconds:.2f} s")
+    metadata = write_datasette_metadata(project, db.parent / "metadata.json")
+    return db, metadata
+
+
+def serve_portal(project: Project, host: str, port: int, db: Path | None = None) -> None:
+    db, metadata = prepare(project, db)
+    args = datasette_arguments(project, db, metadata, host, port)
+    click.echo(f"Serving http://{host}:{port}/")
+    os.environ.setdefault("KECHUANG_ROOT", str(project.root))
+    os.execv(sys.executable, [sys.executable, "-m", "datasette", *args])

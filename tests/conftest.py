@@ -1,0 +1,114 @@
+"""Shared fixtures: the real datasets, a real built database and a real Datasette serving it."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from kechuang.compile import build_database
+from kechuang.metadata import write_datasette_metadata
+from kechuang.project import Project
+from kechuang.serve import datasette_arguments
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"server exited with {process.returncode}: {process.stderr.read() if process.stderr else ''}"
+            )
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not come up in {timeout} s")
+
+
+@dataclass
+class Portal:
+    """A running Datasette serving one database file."""
+
+    base_url: str
+    process: subprocess.Popen
+    db: Path
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return httpx.get(self.base_url + path, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def project() -> Project:
+    return Project(root=ROOT, datasets=ROOT / "datasets", schemas=ROOT / "schemas")
+
+
+@pytest.fixture
+def datasets_copy(tmp_path: Path, project: Project) -> Path:
+    """A private copy of the real datasets that a test may break."""
+    target = tmp_path / "datasets"
+    shutil.copytree(project.datasets, target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def built_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path:
+    """The real datasets compiled once per test run."""
+    return build_database(project, tmp_path_factory.mktemp("build") / "kechuang.db").path
+
+
+@pytest.fixture(scope="session")
+def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], Portal]]:
+    """Factory: serve a database file with the portal's own Datasette command line."""
+    started: list[Portal] = []
+
+    def start(db: Path) -> Portal:
+        port = free_port()
+        metadata = write_datasette_metadata(project, tmp_path_factory.mktemp("meta") / "metadata.json")
+        args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "datasette", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**__import__("os").environ, "KECHUANG_ROOT": str(project.root)},
+        )
+        portal = Portal(f"http://127.0.0.1:{port}", process, db)
+        started.append(portal)
+        wait_until_up(portal.base_url + "/-/versions.json", process)
+        return portal
+
+    yield start
+    for portal in started:
+        portal.stop()
+
+
+@pytest.fixture(scope="session")
+def portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
+    """The real data served by a real Datasette, shared by the whole run."""
+    return start_portal(built_db)
