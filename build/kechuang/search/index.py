@@ -1,0 +1,272 @@
+"""Build the search index: one FTS5 table over every searchable record, in both languages.
+
+Which columns feed a record is declared in the schemas (`x_search: name|title|quote|body` on a field,
+`search=` on a derived column), so a new searchable column is one line of YAML. The database carries
+its own schemas in `_meta`, so the index is built from what was compiled, nothing else.
+
+Tables written:
+- `search_records`: one row per record with its original texts (for titles and snippets) and URL.
+- `search_index`: contentless FTS5 over pre-normalised tokens (see `normalize.py`), six columns:
+  title/quote/body words and title/quote/body Han bigrams. The `ascii` tokenizer only splits on
+  spaces and ASCII punctuation, which the normaliser never emits, so SQLite needs no custom tokenizer.
+- `search_terms`: the names and glossary terms with their other-language forms and pinyin, which
+  query parsing uses for cross-lingual expansion.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from datasette.utils import tilde_encode
+from sqlite_utils import Database
+
+from ..derived import DERIVED_COLUMNS
+from ..schemas import TableSchema, parse_schema
+from .normalize import RUN, analyse, fold, is_cjk, pinyin_tokens, pinyin_words, stem
+
+DATABASE = "kechuang"
+RECORDS = "search_records"
+INDEX = "search_index"
+TERMS = "search_terms"
+ROLES = ("name", "title", "quote", "body")
+FTS_COLUMNS = ("title", "title_cjk", "quote", "quote_cjk", "body", "body_cjk")
+# Records are numbered in this order: when a query matches more rows than are ranked (see
+# rank.RANK_CAP), the records people look for most come first.
+TYPE_ORDER = (
+    "policies",
+    "indicators",
+    "targets",
+    "platforms",
+    "funds",
+    "events",
+    "agencies",
+    "glossary",
+    "jurisdictions",
+    "headings",
+    "measures",
+)
+# Tables whose names are terms: their forms in each language expand a query (cross-lingual search).
+TERM_ROLE = "name"
+
+
+@dataclass
+class SearchRecord:
+    """One searchable record: what the index stores and what a result shows."""
+
+    type: str
+    id: str
+    url: str
+    title_zh: str = ""
+    title_en: str = ""
+    parts: dict[str, list[str]] = field(default_factory=dict)  # role → field texts
+    names_zh: list[str] = field(default_factory=list)  # name-role Chinese texts, for pinyin
+
+    def stored(self, role: str, language: str) -> str:
+        return "\n".join(self.parts.get(f"{role}_{language}", []))
+
+
+def language_of(column: str) -> str:
+    return "en" if column.endswith("_en") else "zh"
+
+
+def english_twin(column: str) -> str | None:
+    return column[:-3] + "_en" if column.endswith("_zh") else None
+
+
+def compiled_schemas(db: Database) -> dict[str, TableSchema]:
+    """The schemas the database was compiled from (stored in `_meta` by the compiler)."""
+    row = db.execute("select value from _meta where key = 'schemas'").fetchone()
+    return {name: parse_schema(descriptor) for name, descriptor in json.loads(row[0]).items()} if row else {}
+
+
+def search_columns(schema: TableSchema) -> dict[str, str]:
+    """Column → role for every column of a table that search reads, schema fields then derived columns."""
+    roles = {f.name: f.search for f in schema.fields if f.search}
+    roles |= {c.name: c.search for c in DERIVED_COLUMNS if c.table == schema.name and c.search}
+    unknown = {role for role in roles.values() if role not in ROLES}
+    if unknown:
+        raise ValueError(f"{schema.name}: unknown x_search role(s) {sorted(unknown)}; use one of {ROLES}")
+    return roles
+
+
+def row_url(table: str, pk_values: list[Any]) -> str:
+    """The record's Datasette row page, with the primary key tilde-encoded as Datasette does."""
+    return f"/{DATABASE}/{table}/" + ",".join(tilde_encode(str(v)) for v in pk_values)
+
+
+def searchable_tables(schemas: dict[str, TableSchema]) -> list[TableSchema]:
+    tables = [s for s in schemas.values() if search_columns(s)]
+    order = {name: i for i, name in enumerate(TYPE_ORDER)}
+    return sorted(tables, key=lambda s: (order.get(s.name, len(order)), s.name))
+
+
+def read_records(db: Database, schema: TableSchema) -> Iterator[SearchRecord]:
+    """Every row of a table as a search record; the label column and its English twin are the title."""
+    roles = search_columns(schema)
+    label = schema.label_column
+    label_en = english_twin(label) if label else None
+    present = set(db[schema.name].columns_dict)
+    wanted = [c for c in dict.fromkeys([*schema.primary_key, *roles, *(c for c in (label, label_en) if c)]) if c]
+    missing = [c for c in wanted if c not in present]
+    if missing:
+        raise ValueError(f"{schema.name}: search columns {missing} are not in the database")
+    select = ", ".join(f"[{c}]" for c in wanted)
+    order = ", ".join(f"[{c}]" for c in schema.primary_key)
+    for row in db.query(f"select {select} from [{schema.name}] order by {order}"):
+        pk = [row[c] for c in schema.primary_key]
+        record = SearchRecord(
+            type=schema.name,
+            id=",".join(str(v) for v in pk),
+            url=row_url(schema.name, pk),
+            title_zh=str(row[label] or "") if label else "",
+            title_en=str(row[label_en] or "") if label_en else "",
+        )
+        for column, role in roles.items():
+            value = row[column]
+            if value in (None, ""):
+                continue
+            text = str(value)
+            language = language_of(column)
+            record.parts.setdefault(f"{role}_{language}", []).append(text)
+            if role == TERM_ROLE and language == "zh":
+                record.names_zh.append(text)
+        yield record
+
+
+def index_row(record: SearchRecord) -> dict[str, str]:
+    """The six FTS5 columns of a record: words and bigrams of its title, quote and body parts."""
+    row: dict[str, str] = {}
+    for column, roles in (("title", ("name", "title")), ("quote", ("quote",)), ("body", ("body",))):
+        words: list[str] = []
+        grams: list[str] = []
+        for role in roles:
+            for language in ("zh", "en"):
+                for text in record.parts.get(f"{role}_{language}", []):
+                    tokens = analyse(text)
+                    words.append(tokens.words)
+                    grams.append(tokens.grams)
+        if column == "title":
+            words.extend(pinyin_tokens(name) for name in record.names_zh)
+        row[column] = " ".join(w for w in words if w)
+        row[f"{column}_cjk"] = " ".join(g for g in grams if g)
+    return row
+
+
+def stored_row(record: SearchRecord) -> dict[str, str]:
+    """The original texts a result shows. Names that are not the title (aliases) lead the quote."""
+    row = {"type": record.type, "id": record.id, "url": record.url}
+    row["title_zh"], row["title_en"] = record.title_zh, record.title_en
+    for language in ("zh", "en"):
+        title = record.title_zh if language == "zh" else record.title_en
+        extra_names = [t for t in record.parts.get(f"name_{language}", []) if t != title]
+        extra_names += [t for t in record.parts.get(f"title_{language}", []) if t != title]
+        quote = record.stored("quote", language)
+        row[f"quote_{language}"] = "\n".join(t for t in [" | ".join(extra_names), quote] if t)
+        row[f"body_{language}"] = record.stored("body", language)
+    return row
+
+
+def create_tables(db: Database) -> None:
+    for name in (INDEX, RECORDS, TERMS):
+        db.execute(f"drop table if exists [{name}]")
+    db.execute(
+        f"""create table [{RECORDS}] (
+            rowid integer primary key, type text not null, id text not null, url text not null,
+            title_zh text, title_en text, quote_zh text, quote_en text, body_zh text, body_en text)"""
+    )
+    db.execute(f"create index [{RECORDS}_type] on [{RECORDS}](type, id)")
+    columns = ", ".join(FTS_COLUMNS)
+    db.execute(
+        f"create virtual table [{INDEX}] using fts5({columns}, content='', tokenize='ascii', detail='full')"
+    )
+    db.execute(
+        f"""create table [{TERMS}] (
+            group_id integer not null, lang text not null, form text not null, key text not null,
+            tokens text not null)"""
+    )
+    db.execute(f"create index [{TERMS}_key] on [{TERMS}](lang, key)")
+
+
+def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1) -> int:
+    """Store and index records (numbered from `start`); returns how many."""
+    conn = db.conn
+    count = 0
+    stored_sql = (
+        f"insert into [{RECORDS}] (rowid, type, id, url, title_zh, title_en, quote_zh, quote_en, body_zh, body_en) "
+        "values (:rowid, :type, :id, :url, :title_zh, :title_en, :quote_zh, :quote_en, :body_zh, :body_en)"
+    )
+    index_sql = f"insert into [{INDEX}] (rowid, {', '.join(FTS_COLUMNS)}) values (:rowid, :" + ", :".join(FTS_COLUMNS) + ")"
+    batch_stored: list[dict[str, Any]] = []
+    batch_index: list[dict[str, Any]] = []
+    for rowid, record in enumerate(records, start):
+        batch_stored.append({"rowid": rowid, **stored_row(record)})
+        batch_index.append({"rowid": rowid, **index_row(record)})
+        count += 1
+        if len(batch_stored) >= 2000:
+            conn.executemany(stored_sql, batch_stored)
+            conn.executemany(index_sql, batch_index)
+            batch_stored.clear()
+            batch_index.clear()
+    if batch_stored:
+        conn.executemany(stored_sql, batch_stored)
+        conn.executemany(index_sql, batch_index)
+    return count
+
+
+def term_forms(record: SearchRecord) -> list[str]:
+    """Every name of a record in either language; `|` separates aliases."""
+    forms: list[str] = []
+    for language in ("zh", "en"):
+        for text in record.parts.get(f"{TERM_ROLE}_{language}", []):
+            forms.extend(p.strip() for p in text.split("|") if p.strip())
+    return list(dict.fromkeys(forms))
+
+
+def term_rows(group_id: int, record: SearchRecord) -> Iterator[dict[str, Any]]:
+    """Rows of `search_terms` for one record's names: Chinese form, English form, pinyin of Chinese words.
+
+    zh key: the form's Han characters run together (what a query run must contain);
+    en key: its English stems without stopwords (what a query's stems must contain in a row);
+    tokens: what the expansion searches for (Han runs, or every stem so the phrase matches).
+    """
+    from .normalize import ENGLISH_STOPWORDS
+
+    for form in term_forms(record):
+        folded = fold(form)
+        runs = [m.groups() for m in RUN.finditer(folded)]
+        han = [h for h, _o in runs if h]
+        if is_cjk(folded) or han:
+            key = "".join(han)
+            if len(key) >= 2:
+                yield {"group_id": group_id, "lang": "zh", "form": form, "key": key, "tokens": " ".join(han)}
+            for pinyin, word in pinyin_words(form):
+                yield {"group_id": group_id, "lang": "py", "form": word, "key": pinyin, "tokens": word}
+        else:
+            words = [o for _h, o in runs if o]
+            stems = [stem(w) for w in words]
+            key = " ".join(s for w, s in zip(words, stems, strict=True) if w not in ENGLISH_STOPWORDS)
+            if key:
+                yield {"group_id": group_id, "lang": "en", "form": form, "key": key, "tokens": " ".join(stems)}
+
+
+def build_index(db: Database) -> int:
+    """(Re)build the search tables from the compiled tables; returns the number of records indexed."""
+    schemas = compiled_schemas(db)
+    tables = searchable_tables(schemas)
+    with db.conn:
+        create_tables(db)
+        records: list[SearchRecord] = []
+        for schema in tables:
+            records.extend(read_records(db, schema))
+        count = insert_records(db, records)
+        terms: list[dict[str, Any]] = []
+        for group_id, record in enumerate(records, 1):
+            if any(search_columns(schemas[record.type]).get(c) == TERM_ROLE for c in schemas[record.type].field_names):
+                terms.extend(term_rows(group_id, record))
+        if terms:
+            db[TERMS].insert_all(terms)
+        db.execute(f"insert into [{INDEX}]([{INDEX}]) values ('optimize')")
+    return count
