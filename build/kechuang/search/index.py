@@ -16,6 +16,7 @@ Tables written:
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,30 +191,65 @@ def create_tables(db: Database) -> None:
     db.execute(f"create index [{TERMS}_key] on [{TERMS}](lang, key)")
 
 
-def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1) -> int:
-    """Store and index records (numbered from `start`); returns how many."""
-    conn = db.conn
-    count = 0
-    stored_sql = (
-        f"insert into [{RECORDS}] (rowid, type, id, url, title_zh, title_en, quote_zh, quote_en, body_zh, body_en) "
-        "values (:rowid, :type, :id, :url, :title_zh, :title_en, :quote_zh, :quote_en, :body_zh, :body_en)"
-    )
-    index_sql = f"insert into [{INDEX}] (rowid, {', '.join(FTS_COLUMNS)}) values (:rowid, :" + ", :".join(FTS_COLUMNS) + ")"
-    batch_stored: list[dict[str, Any]] = []
-    batch_index: list[dict[str, Any]] = []
-    for rowid, record in enumerate(records, start):
-        batch_stored.append({"rowid": rowid, **stored_row(record)})
-        batch_index.append({"rowid": rowid, **index_row(record)})
-        count += 1
-        if len(batch_stored) >= 2000:
-            conn.executemany(stored_sql, batch_stored)
-            conn.executemany(index_sql, batch_index)
-            batch_stored.clear()
-            batch_index.clear()
-    if batch_stored:
-        conn.executemany(stored_sql, batch_stored)
-        conn.executemany(index_sql, batch_index)
-    return count
+def _index_batch(records: list[SearchRecord]) -> list[tuple[str, ...]]:
+    return [tuple(index_row(r).values()) for r in records]
+
+
+def _batches(records: Iterable[SearchRecord], size: int) -> Iterator[list[SearchRecord]]:
+    batch: list[SearchRecord] = []
+    for record in records:
+        batch.append(record)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _normalised(records: Iterable[SearchRecord], workers: int) -> Iterator[tuple[list[SearchRecord], list]]:
+    """(batch, index tokens) pairs in order; with workers > 1 the normalising runs in other processes."""
+    if workers <= 1:
+        for batch in _batches(records, 1000):
+            yield batch, _index_batch(batch)
+        return
+    import multiprocessing
+
+    pool = multiprocessing.get_context("fork").Pool(workers)
+    pending: deque = deque()
+    try:
+        for batch in _batches(records, 1000):
+            pending.append((batch, pool.apply_async(_index_batch, (batch,))))
+            if len(pending) > 2 * workers:
+                done, result = pending.popleft()
+                yield done, result.get()
+        while pending:
+            done, result = pending.popleft()
+            yield done, result.get()
+        pool.close()
+    finally:
+        pool.terminate()
+        pool.join()
+
+
+def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1, workers: int = 1) -> int:
+    """Store and index records numbered from `start`; returns how many.
+
+    Normalising is the costly part: with workers > 1 it runs in that many processes while this one
+    writes, which is how a large corpus reaches its throughput; the real data needs one.
+    """
+    stored_columns = ("type", "id", "url", "title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")
+    stored_sql = f"insert into [{RECORDS}] (rowid, {', '.join(stored_columns)}) values (?{', ?' * len(stored_columns)})"
+    index_sql = f"insert into [{INDEX}] (rowid, {', '.join(FTS_COLUMNS)}) values (?{', ?' * len(FTS_COLUMNS)})"
+    rowid = start
+    for batch, tokens in _normalised(records, workers):
+        stored = []
+        for record in batch:
+            row = stored_row(record)
+            stored.append((rowid, *(row[c] for c in stored_columns)))
+            rowid += 1
+        db.conn.executemany(stored_sql, stored)
+        db.conn.executemany(index_sql, [(row[0], *t) for row, t in zip(stored, tokens, strict=True)])
+    return rowid - start
 
 
 def term_forms(record: SearchRecord) -> list[str]:

@@ -12,7 +12,6 @@ FTS5 `ascii` tokenizer stores them as they are and a query can never inject FTS5
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -27,6 +26,8 @@ _CJK = "\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef\U0003
 # A run of Han characters, or a run of other letters and digits (Latin, Cyrillic, kana, …).
 RUN = re.compile(rf"([{_CJK}]+)|([^\W_{_CJK}]+)")
 CJK_CHAR = re.compile(rf"[{_CJK}]")
+NOT_HAN = re.compile(rf"[^{_CJK}]+")
+OTHER_WORD = re.compile(rf"[^\W_{_CJK}]+")
 
 _t2s = opencc.OpenCC("t2s")
 _stemmer = Stemmer.Stemmer("english")
@@ -46,8 +47,7 @@ _US_WORDS = {
 }
 
 ENGLISH_STOPWORDS = frozenset(
-    "a an the of and or in on at to for from by with as is are was were be been its it this that these those "
-    "into onto per via than s".split()
+    ["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "from", "by", "with", "as", "is", "are", "was", "were", "be", "been", "its", "it", "this", "that", "these", "those", "into", "onto", "per", "via", "than", "s"]
 )
 # Single characters that carry no meaning alone in a Chinese query (they stay in phrases).
 CHINESE_STOP_CHARS = frozenset("的了和与及或在对为将把被是并等之其以于中上下")
@@ -87,6 +87,19 @@ def stem(token: str) -> str:
     return cached
 
 
+class _WordStems(dict):
+    """Folded word → stem, filled on first use (a corpus has few distinct words)."""
+
+    def __missing__(self, word: str) -> str:
+        value = stem(fold_latin(word))
+        if len(self) < 500_000:
+            self[word] = value
+        return value
+
+
+_word_stems = _WordStems()
+
+
 def is_cjk(text: str) -> bool:
     return bool(text) and CJK_CHAR.match(text) is not None
 
@@ -102,6 +115,23 @@ def bigrams(run: str) -> list[str]:
     return [*map(str.__add__, run[:-1], run[1:]), run[-1]]
 
 
+def neighbour_pairs(han: str) -> str:
+    """Each character with its right neighbour, space-separated: the bigrams of every Han run.
+
+    `han` holds Han runs separated by spaces; a run's edges give "X " and " X", i.e. its first and
+    last characters alone, so a one-character query matches by prefix anywhere. Built by
+    interleaving the UTF-32 code units of the text and of the text shifted by one, which keeps the
+    loop in C (2-3 times faster than pairing characters in Python).
+    """
+    current = han.encode("utf-32-le")
+    following = (han[1:] + " ").encode("utf-32-le")
+    out = bytearray(b" \x00\x00\x00" * (3 * len(han)))
+    for byte in range(4):
+        out[byte::12] = current[byte::4]
+        out[4 + byte :: 12] = following[byte::4]
+    return out.decode("utf-32-le")
+
+
 @dataclass(frozen=True)
 class IndexText:
     """One field's text as the index stores it: words (Chinese words, English stems) and Han bigrams."""
@@ -111,20 +141,24 @@ class IndexText:
 
 
 def analyse(text: str | None) -> IndexText:
-    """Index tokens of a text: rjieba search-mode words and English stems, plus Han character bigrams."""
+    """Index tokens of a text: rjieba search-mode words and English stems, plus Han character bigrams.
+
+    Written for throughput (the whole text at once, loops in C): the Han runs, with everything else
+    turned into spaces, go through rjieba and the bigram pairing; the other words are stemmed.
+    """
     if not text:
         return IndexText("", "")
     folded = fold(text)
-    words: list[str] = []
-    grams: list[str] = []
-    for match in RUN.finditer(folded):
-        han, other = match.groups()
-        if han:
-            words.extend(rjieba.cut_for_search(han))
-            grams.extend(bigrams(han))
-        else:
-            words.append(stem(fold_latin(other)))
-    return IndexText(" ".join(words), " ".join(grams))
+    han = NOT_HAN.sub(" ", folded)
+    words = grams = ""
+    if not han.isspace() and han:
+        words = " ".join(rjieba.cut_for_search(han))
+        grams = neighbour_pairs(han)
+    others = OTHER_WORD.findall(folded)
+    if others:
+        stems = " ".join(map(_word_stems.__getitem__, others))
+        words = f"{words} {stems}" if words else stems
+    return IndexText(words, grams)
 
 
 @dataclass(frozen=True)
