@@ -1,6 +1,7 @@
 """Datasette adapter for search: the routes live in kechuang.search.routes."""
 
 from datasette import hookimpl
+
 from kechuang.search.routes import API_PATH, PAGE_PATH, search_api, search_page
 
 

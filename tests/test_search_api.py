@@ -3,18 +3,34 @@
 from __future__ import annotations
 
 import html
+import http.client
+import json
 import re
 import sqlite3
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import opencc
 import pytest
+from sqlite_utils import Database
+
 from kechuang.search.index import RECORDS, compiled_schemas, searchable_tables
 from kechuang.search.normalize import pinyin
-from sqlite_utils import Database
 
 RESULT_KEYS = {"type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "score"}
 MARK = re.compile(r"</?mark>")
+
+
+def raw_get(portal, path: str) -> tuple[int, dict[str, str], str]:
+    """GET with the standard library, which (unlike httpx) sends URLs of any length."""
+    parts = urlsplit(portal.base_url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    finally:
+        conn.close()
 
 
 def search(portal, **params):
@@ -200,6 +216,8 @@ HOSTILE = [
     "'; drop table targets; --",
     "人" * 500,
     "a" * 1000,
+    "人才" * 5000,
+    "x" * 10_000,
     "技术 " * 300,
     " ".join(str(i) for i in range(300)),
 ]
@@ -207,10 +225,10 @@ HOSTILE = [
 
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_queries_are_searched_as_text(portal, q):
-    response = search(portal, q=q)
-    assert response.status_code in (200, 400), response.text
-    body = response.json()
-    if response.status_code == 200:
+    status, _headers, text = raw_get(portal, "/api/v1/search?" + urlencode({"q": q}))
+    assert status in (200, 400), text
+    body = json.loads(text)
+    if status == 200:
         assert set(body) == {"query", "total", "results"}
         assert body["query"] == q
     else:
@@ -237,13 +255,13 @@ def test_hostile_queries_are_searched_as_text(portal, q):
     ],
 )
 def test_bad_parameters_get_a_400_json_error(portal, params, param):
-    response = portal.get("/api/v1/search", params=params)
-    assert response.status_code == 400, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    error = response.json()["error"]
+    status, headers, body = raw_get(portal, "/api/v1/search?" + urlencode(params))
+    assert status == 400, body
+    assert headers["content-type"].startswith("application/json")
+    error = json.loads(body)["error"]
     assert error["status"] == 400 and error["param"] == param and error["message"]
-    assert response.headers["cache-control"] == "no-store"
-    assert response.headers["access-control-allow-origin"] == "*"
+    assert headers["cache-control"] == "no-store"
+    assert headers["access-control-allow-origin"] == "*"
 
 
 def test_http_conventions(portal):

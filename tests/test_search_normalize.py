@@ -8,6 +8,7 @@ import sqlite3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from kechuang.search.index import FTS_COLUMNS
 from kechuang.search.normalize import analyse, fold, pinyin_tokens, query_runs, stem
 from kechuang.search.query import Lexicon, parse_query

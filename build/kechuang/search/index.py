@@ -6,9 +6,13 @@ its own schemas in `_meta`, so the index is built from what was compiled, nothin
 
 Tables written:
 - `search_records`: one row per record with its original texts (for titles and snippets) and URL.
-- `search_index`: contentless FTS5 over pre-normalised tokens (see `normalize.py`), six columns:
-  title/quote/body words and title/quote/body Han bigrams. The `ascii` tokenizer only splits on
-  spaces and ASCII punctuation, which the normaliser never emits, so SQLite needs no custom tokenizer.
+- `search_index_1`, `search_index_2`, …: contentless FTS5 over pre-normalised tokens (see
+  `normalize.py`), six columns: title/quote/body words and title/quote/body Han bigrams. The `ascii`
+  tokenizer only splits on spaces and ASCII punctuation, which the normaliser never emits, so SQLite
+  needs no custom tokenizer. Each shard holds SHARD_SIZE consecutive records: bm25 counts a term's
+  documents over the whole table it runs on, so a common word would cost a scan of everything; a
+  query reads shards in order and stops once it has enough matches (rank.MATCH_CAP). The real data
+  fits in one shard.
 - `search_terms`: the names and glossary terms with their other-language forms and pinyin, which
   query parsing uses for cross-lingual expansion.
 """
@@ -30,7 +34,8 @@ from .normalize import RUN, analyse, fold, is_cjk, pinyin_tokens, pinyin_words, 
 
 DATABASE = "kechuang"
 RECORDS = "search_records"
-INDEX = "search_index"
+INDEX = "search_index"  # shards are search_index_1, search_index_2, … (see SHARD_SIZE)
+SHARD_SIZE = 100_000
 TERMS = "search_terms"
 ROLES = ("name", "title", "quote", "body")
 FTS_COLUMNS = ("title", "title_cjk", "quote", "quote_cjk", "body", "body_cjk")
@@ -170,8 +175,34 @@ def stored_row(record: SearchRecord) -> dict[str, str]:
     return row
 
 
+def shard_name(number: int) -> str:
+    return f"{INDEX}_{number}"
+
+
+def shard_of(rowid: int) -> int:
+    return (rowid - 1) // SHARD_SIZE + 1
+
+
+def shard_names(conn) -> list[str]:
+    """The index shards of a database, in order."""
+    rows = conn.execute(
+        "select name from sqlite_master where type = 'table' and name glob ? and sql like 'create virtual table%'",
+        [f"{INDEX}_[0-9]*"],
+    ).fetchall()
+    return sorted((r[0] for r in rows), key=lambda name: int(name.rsplit("_", 1)[1]))
+
+
+def create_shard(db: Database, number: int) -> None:
+    columns = ", ".join(FTS_COLUMNS)
+    db.execute(
+        f"create virtual table if not exists [{shard_name(number)}] "
+        f"using fts5({columns}, content='', tokenize='ascii', detail='full')"
+    )
+
+
 def create_tables(db: Database) -> None:
-    for name in (INDEX, RECORDS, TERMS):
+    """Empty search tables, replacing any earlier ones."""
+    for name in [*shard_names(db.conn), RECORDS, TERMS]:
         db.execute(f"drop table if exists [{name}]")
     db.execute(
         f"""create table [{RECORDS}] (
@@ -179,16 +210,19 @@ def create_tables(db: Database) -> None:
             title_zh text, title_en text, quote_zh text, quote_en text, body_zh text, body_en text)"""
     )
     db.execute(f"create index [{RECORDS}_type] on [{RECORDS}](type, id)")
-    columns = ", ".join(FTS_COLUMNS)
-    db.execute(
-        f"create virtual table [{INDEX}] using fts5({columns}, content='', tokenize='ascii', detail='full')"
-    )
+    create_shard(db, 1)
     db.execute(
         f"""create table [{TERMS}] (
-            group_id integer not null, lang text not null, form text not null, key text not null,
+            record integer not null, lang text not null, form text not null, key text not null,
             tokens text not null)"""
     )
     db.execute(f"create index [{TERMS}_key] on [{TERMS}](lang, key)")
+
+
+def optimize_index(db: Database) -> None:
+    """Merge each shard's segments into one, which makes queries faster on an immutable database."""
+    for name in shard_names(db.conn):
+        db.execute(f"insert into [{name}]([{name}]) values ('optimize')")
 
 
 def _index_batch(records: list[SearchRecord]) -> list[tuple[str, ...]]:
@@ -239,7 +273,7 @@ def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1
     """
     stored_columns = ("type", "id", "url", "title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")
     stored_sql = f"insert into [{RECORDS}] (rowid, {', '.join(stored_columns)}) values (?{', ?' * len(stored_columns)})"
-    index_sql = f"insert into [{INDEX}] (rowid, {', '.join(FTS_COLUMNS)}) values (?{', ?' * len(FTS_COLUMNS)})"
+    index_columns = f"(rowid, {', '.join(FTS_COLUMNS)}) values (?{', ?' * len(FTS_COLUMNS)})"
     rowid = start
     for batch, tokens in _normalised(records, workers):
         stored = []
@@ -248,7 +282,12 @@ def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1
             stored.append((rowid, *(row[c] for c in stored_columns)))
             rowid += 1
         db.conn.executemany(stored_sql, stored)
-        db.conn.executemany(index_sql, [(row[0], *t) for row, t in zip(stored, tokens, strict=True)])
+        by_shard: dict[int, list[tuple]] = {}
+        for row, t in zip(stored, tokens, strict=True):
+            by_shard.setdefault(shard_of(row[0]), []).append((row[0], *t))
+        for number, rows in by_shard.items():
+            create_shard(db, number)
+            db.conn.executemany(f"insert into [{shard_name(number)}] {index_columns}", rows)
     return rowid - start
 
 
@@ -261,8 +300,10 @@ def term_forms(record: SearchRecord) -> list[str]:
     return list(dict.fromkeys(forms))
 
 
-def term_rows(group_id: int, record: SearchRecord) -> Iterator[dict[str, Any]]:
+def term_rows(rowid: int, record: SearchRecord) -> Iterator[dict[str, Any]]:
     """Rows of `search_terms` for one record's names: Chinese form, English form, pinyin of Chinese words.
+
+    `record` is the rowid of the record the name belongs to, so a query that names it can favour it.
 
     zh key: the form's Han characters run together (what a query run must contain);
     en key: its English stems without stopwords (what a query's stems must contain in a row);
@@ -277,32 +318,33 @@ def term_rows(group_id: int, record: SearchRecord) -> Iterator[dict[str, Any]]:
         if is_cjk(folded) or han:
             key = "".join(han)
             if len(key) >= 2:
-                yield {"group_id": group_id, "lang": "zh", "form": form, "key": key, "tokens": " ".join(han)}
+                yield {"record": rowid, "lang": "zh", "form": form, "key": key, "tokens": " ".join(han)}
             for pinyin, word in pinyin_words(form):
-                yield {"group_id": group_id, "lang": "py", "form": word, "key": pinyin, "tokens": word}
+                yield {"record": rowid, "lang": "py", "form": word, "key": pinyin, "tokens": word}
         else:
             words = [o for _h, o in runs if o]
             stems = [stem(w) for w in words]
             key = " ".join(s for w, s in zip(words, stems, strict=True) if w not in ENGLISH_STOPWORDS)
             if key:
-                yield {"group_id": group_id, "lang": "en", "form": form, "key": key, "tokens": " ".join(stems)}
+                yield {"record": rowid, "lang": "en", "form": form, "key": key, "tokens": " ".join(stems)}
 
 
 def build_index(db: Database) -> int:
     """(Re)build the search tables from the compiled tables; returns the number of records indexed."""
     schemas = compiled_schemas(db)
     tables = searchable_tables(schemas)
+    term_tables = {s.name for s in tables if TERM_ROLE in search_columns(s).values()}
     with db.conn:
         create_tables(db)
         records: list[SearchRecord] = []
         for schema in tables:
             records.extend(read_records(db, schema))
-        count = insert_records(db, records)
+        count = insert_records(db, records, start=1)
         terms: list[dict[str, Any]] = []
-        for group_id, record in enumerate(records, 1):
-            if any(search_columns(schemas[record.type]).get(c) == TERM_ROLE for c in schemas[record.type].field_names):
-                terms.extend(term_rows(group_id, record))
+        for rowid, record in enumerate(records, start=1):  # the rowids insert_records gave
+            if record.type in term_tables:
+                terms.extend(term_rows(rowid, record))
         if terms:
             db[TERMS].insert_all(terms)
-        db.execute(f"insert into [{INDEX}]([{INDEX}]) values ('optimize')")
+        optimize_index(db)
     return count

@@ -194,17 +194,19 @@ def pinyin(word: str) -> list[str]:
 
 
 def pinyin_words(name: str) -> Iterator[tuple[str, str]]:
-    """(pinyin, Han word) pairs of a name: each search-mode word of two or more characters, and each whole run.
+    """(pinyin, Han words) pairs of a name: each search-mode word of two or more characters, each
+    whole run, and the whole name's Han runs (space-separated) when it has several.
 
-    东湖科学城 gives donghu/东湖, kexue/科学, kexuecheng/科学城 and donghukexuecheng/东湖科学城.
+    东湖科学城 gives donghu/东湖, kexue/科学, kexuecheng/科学城 and donghukexuecheng/东湖科学城;
+    中船第701所 also gives zhongchuandisuo/"中船第 所".
     """
-    for match in RUN.finditer(fold(name)):
-        han = match.group(1)
-        if not han:
-            continue
+    runs = [m.group(1) for m in RUN.finditer(fold(name)) if m.group(1)]
+    for han in runs:
         for word in dict.fromkeys([*search_words(han), han]):
             if len(word) >= 2 and (syllables := pinyin(word)):
                 yield "".join(syllables), word
+    if len(runs) > 1 and (syllables := pinyin("".join(runs))):
+        yield "".join(syllables), " ".join(runs)
 
 
 def pinyin_tokens(name: str | None) -> str:

@@ -66,10 +66,11 @@ def _han_expression(run: str, words: tuple[str, ...], grams: tuple[str, ...]) ->
 
 @dataclass
 class Unit:
-    """A word or term of the query; any alternative satisfies it."""
+    """A word or term of the query; any alternative satisfies it. `named`: records whose name it is."""
 
     text: str
     alternatives: list[Alternative]
+    named: frozenset[int] = frozenset()
 
     def expression(self, words: tuple[str, ...] = WORD_COLUMNS, grams: tuple[str, ...] = GRAM_COLUMNS) -> str:
         parts = list(dict.fromkeys(a.expression(words, grams) for a in self.alternatives))
@@ -90,7 +91,7 @@ class Lexicon:
 
     @classmethod
     def from_rows(cls, rows: Iterable[tuple[int, str, str, str, str]]) -> Lexicon:
-        """Rows of search_terms: (group_id, lang, form, key, tokens)."""
+        """Rows of search_terms: (record, lang, form, key, tokens); a record's names form one group."""
         lexicon = cls()
         for group_id, lang, form, key, tokens in rows:
             if lang == "py":
@@ -124,6 +125,11 @@ class ParsedQuery:
     phrases: list[Alternative]
     highlight_zh: set[str]
     highlight_stems: set[str]
+
+    @property
+    def named(self) -> set[int]:
+        """Rowids of the records the query names (a name or glossary term found in it)."""
+        return {rowid for unit in self.units for rowid in unit.named}
 
     @property
     def is_empty(self) -> bool:
@@ -175,7 +181,7 @@ def _han_units(run: str, lexicon: Lexicon) -> list[Unit]:
     units = []
     for word, groups in _split_han(run, lexicon):
         alternatives = [Alternative("zh", (word,)), *lexicon.alternatives(groups)]
-        units.append(Unit(word, alternatives))
+        units.append(Unit(word, alternatives, frozenset(groups)))
     meaningful = [u for u in units if u.text not in CHINESE_STOP_CHARS]
     return meaningful or units
 
@@ -195,6 +201,7 @@ def _latin_units(words: list[str], lexicon: Lexicon) -> list[Unit]:
                 unit = Unit(
                     " ".join(words[first : last + 1]),
                     [Alternative("latin", tuple(stems[first : last + 1])), *lexicon.alternatives(groups)],
+                    frozenset(groups),
                 )
                 for k in range(first, last + 1):
                     covered[k] = unit
@@ -214,9 +221,12 @@ def _latin_units(words: list[str], lexicon: Lexicon) -> list[Unit]:
             hanzi = sorted(lexicon.pinyin.get("".join(span), ()))
             if hanzi:
                 alternatives = [Alternative("latin", tuple(stems[i : i + length]))]
+                named: set[int] = set()
                 for word in hanzi:
-                    alternatives += [Alternative("zh", (word,)), *lexicon.alternatives(lexicon.zh.get(word, ()))]
-                unit = Unit(" ".join(span), alternatives)
+                    groups = lexicon.zh.get(word.replace(" ", ""), set())
+                    alternatives += [Alternative("zh", tuple(word.split())), *lexicon.alternatives(groups)]
+                    named |= groups
+                unit = Unit(" ".join(span), alternatives, frozenset(named))
                 for k in range(i, i + length):
                     covered[k] = unit
                 i += length

@@ -17,8 +17,7 @@ from datasette.utils.asgi import Response
 
 from .. import web
 from .index import compiled_schemas
-from .query import Lexicon
-from .service import SearchResult, load_lexicon, run_search, searchable_types
+from .service import SearchIndex, SearchResult, load_search_index, run_search
 
 API_PATH = r"^/api/v1/search$"
 PAGE_PATH = r"^/-/search$"
@@ -38,13 +37,20 @@ class BadRequest(Exception):
         self.message, self.param, self.code = message, param, code
 
 
+class SearchUnavailable(Exception):
+    """The served database was built without the search tables."""
+
+
 @dataclass
 class SearchContext:
     """What a served database needs for search, loaded once per data release."""
 
-    lexicon: Lexicon
-    types: list[str]
+    index: SearchIndex
     labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # type → (English, Chinese)
+
+    @property
+    def types(self) -> list[str]:
+        return self.index.types
 
 
 _contexts: dict[tuple[int, str], SearchContext] = {}
@@ -60,9 +66,14 @@ async def search_context(datasette, release: dict[str, str]) -> SearchContext:
 
             schemas = compiled_schemas(Database(conn))
             labels = {name: (s.title, s.title_zh) for name, s in schemas.items()}
-            return SearchContext(load_lexicon(conn), searchable_types(conn), labels)
+            return SearchContext(load_search_index(conn), labels)
 
-        _contexts[key] = await db.execute_fn(load)
+        try:
+            _contexts[key] = await db.execute_fn(load)
+        except sqlite3.OperationalError as error:
+            raise SearchUnavailable(
+                f"this database has no search index ({error}); rebuild it with `kechuang build`"
+            ) from None
     return _contexts[key]
 
 
@@ -119,7 +130,7 @@ async def execute_search(
 
     def run(conn: sqlite3.Connection) -> SearchResult:
         with sqlite_timelimit(conn, TIME_LIMIT_MS):
-            return run_search(conn, params.q, context.lexicon, params.types, params.limit, params.offset, html_titles)
+            return run_search(conn, params.q, context.index, params.types, params.limit, params.offset, html_titles)
 
     try:
         return await db.execute_fn(run)
@@ -150,7 +161,10 @@ async def search_api(datasette, request) -> Response:
     release = await web.data_release(datasette)
     if (response := _method_response(request, release)) is not None:
         return response
-    context = await search_context(datasette, release)
+    try:
+        context = await search_context(datasette, release)
+    except SearchUnavailable as missing:
+        return web.error_response(503, str(missing), code="search_unavailable", release=release)
     try:
         params = read_params(request, context)
         found = await execute_search(datasette, context, params)
@@ -178,10 +192,15 @@ async def search_page(datasette, request) -> Response:
     release = await web.data_release(datasette)
     if (response := _method_response(request, release)) is not None:
         return response
-    context = await search_context(datasette, release)
     page: dict[str, Any] = {"q": request.args.get("q") or "", "error": None, "groups": [], "total": None}
+    page["types"], page["selected_types"] = [], []
+    try:
+        context = await search_context(datasette, release)
+    except SearchUnavailable as missing:
+        page["error"] = str(missing)
+        body = await datasette.render_template("search.html", page, request=request)
+        return Response.html(body, status=503, headers={**web.common_headers(release), "Cache-Control": "no-store"})
     page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
-    page["selected_types"] = []
     status = 200
     if page["q"].strip():
         try:

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .index import RECORDS, TERMS
+from .index import RECORDS, TERMS, shard_names
 from .query import Lexicon, ParsedQuery, parse_query
-from .rank import count_matches, rank_matches
+from .rank import rank_matches
 from .snippets import Needles, best_snippet, highlight
 
 
@@ -26,9 +26,18 @@ class SearchResult:
     results: list[dict[str, Any]]
 
 
+@dataclass
+class SearchIndex:
+    """What searching a database needs besides the query: read once per database."""
+
+    lexicon: Lexicon
+    shards: list[str]
+    types: list[str]
+
+
 def load_lexicon(conn: sqlite3.Connection) -> Lexicon:
     """The names and glossary terms used to expand queries across languages and from pinyin."""
-    rows = conn.execute(f"select group_id, lang, form, key, tokens from [{TERMS}]").fetchall()
+    rows = conn.execute(f"select record, lang, form, key, tokens from [{TERMS}]").fetchall()
     return Lexicon.from_rows(rows)
 
 
@@ -36,6 +45,10 @@ def searchable_types(conn: sqlite3.Connection) -> list[str]:
     """The record types present in the index, in index order."""
     rows = conn.execute(f"select type, min(rowid) as first from [{RECORDS}] group by type order by first")
     return [row[0] for row in rows]
+
+
+def load_search_index(conn: sqlite3.Connection) -> SearchIndex:
+    return SearchIndex(load_lexicon(conn), shard_names(conn), searchable_types(conn))
 
 
 def fetch_records(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -68,18 +81,17 @@ def present(record: dict[str, Any], score: float, needles: Needles, html_titles:
 def run_search(
     conn: sqlite3.Connection,
     text: str,
-    lexicon: Lexicon,
+    index: SearchIndex,
     types: Sequence[str] = (),
     limit: int = 20,
     offset: int = 0,
     html_titles: bool = False,
 ) -> SearchResult:
     """Search the index; a query with nothing searchable in it (only punctuation) finds nothing."""
-    parsed: ParsedQuery = parse_query(text, lexicon)
+    parsed: ParsedQuery = parse_query(text, index.lexicon)
     if parsed.is_empty:
         return SearchResult(text, 0, [])
-    total = count_matches(conn, parsed, types)
-    hits = rank_matches(conn, parsed, types, limit, offset) if total > offset else []
+    total, hits = rank_matches(conn, parsed, index.shards, types, limit, offset)
     records = fetch_records(conn, [h.rowid for h in hits])
     needles = Needles.of(parsed)
     results = [present(records[h.rowid], h.score, needles, html_titles) for h in hits if h.rowid in records]
