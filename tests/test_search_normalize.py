@@ -90,7 +90,8 @@ def fts() -> sqlite3.Connection:
     conn = sqlite3.connect(":memory:")
     conn.execute(f"create virtual table search_index using fts5({', '.join(FTS_COLUMNS)}, content='', tokenize='ascii')")
     row = [analyse("东湖科学城 人才 technology transfer \"quoted\" (x) 3000亿元").words] * len(FTS_COLUMNS)
-    conn.execute(f"insert into search_index (rowid, {', '.join(FTS_COLUMNS)}) values (1, ?, ?, ?, ?, ?, ?)", row)
+    marks = ", ".join("?" for _ in FTS_COLUMNS)
+    conn.execute(f"insert into search_index (rowid, {', '.join(FTS_COLUMNS)}) values (1, {marks})", row)
     return conn
 
 

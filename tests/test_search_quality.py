@@ -18,13 +18,13 @@ import httpx
 import pytest
 import yaml
 from sqlite_utils import Database
+from stock_search import make_stock_db
 
 from conftest import ROOT, Portal, free_port, wait_until_up
 from kechuang.search.index import RECORDS
 
 JUDGEMENTS = yaml.safe_load((ROOT / "tests" / "search_judgements.yaml").read_text(encoding="utf-8"))
 KINDS = ("zh-word", "zh-phrase", "en", "traditional", "pinyin", "mixed", "cross-lingual")
-TEXT_COLUMNS = ["title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en"]
 MIN_RECALL = 0.90
 
 
@@ -53,13 +53,7 @@ def test_judged_records_exist(built_db: Path):
 @pytest.fixture(scope="module")
 def stock_portal(built_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Portal]:
     """The same records in one table with Datasette's usual full-text search, served by a plain Datasette."""
-    path = tmp_path_factory.mktemp("stock") / "stock.db"
-    source = Database(built_db)
-    stock = Database(path)
-    rows = source.query(f"select type || '/' || id as key, {', '.join(TEXT_COLUMNS)} from [{RECORDS}] order by rowid")
-    stock["records"].insert_all(rows, pk="key")
-    stock["records"].enable_fts(TEXT_COLUMNS)
-    stock.close()
+    path = make_stock_db(built_db, tmp_path_factory.mktemp("stock") / "stock.db")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "datasette", "serve", "--immutable", str(path), "--host", "127.0.0.1", "--port", str(port)],

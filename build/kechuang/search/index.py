@@ -7,7 +7,8 @@ its own schemas in `_meta`, so the index is built from what was compiled, nothin
 Tables written:
 - `search_records`: one row per record with its original texts (for titles and snippets) and URL.
 - `search_index_1`, `search_index_2`, …: contentless FTS5 over pre-normalised tokens (see
-  `normalize.py`), six columns: title/quote/body words and title/quote/body Han bigrams. The `ascii`
+  `normalize.py`), seven columns: title/quote/body words, title/quote/body Han bigrams and the pinyin of
+  names. The `ascii`
   tokenizer only splits on spaces and ASCII punctuation, which the normaliser never emits, so SQLite
   needs no custom tokenizer. Each shard holds SHARD_SIZE consecutive records: bm25 counts a term's
   documents over the whole table it runs on, so a common word would cost a scan of everything; a
@@ -19,6 +20,7 @@ Tables written:
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -38,7 +40,7 @@ INDEX = "search_index"  # shards are search_index_1, search_index_2, … (see SH
 SHARD_SIZE = 100_000
 TERMS = "search_terms"
 ROLES = ("name", "title", "quote", "body")
-FTS_COLUMNS = ("title", "title_cjk", "quote", "quote_cjk", "body", "body_cjk")
+FTS_COLUMNS = ("title", "title_cjk", "pinyin", "quote", "quote_cjk", "body", "body_cjk")
 # Records are numbered in this order: when a query matches more rows than are ranked (see
 # rank.RANK_CAP), the records people look for most come first.
 TYPE_ORDER = (
@@ -109,11 +111,31 @@ def searchable_tables(schemas: dict[str, TableSchema]) -> list[TableSchema]:
     return sorted(tables, key=lambda s: (order.get(s.name, len(order)), s.name))
 
 
-def read_records(db: Database, schema: TableSchema) -> Iterator[SearchRecord]:
+def referenced_names(db: Database, schemas: dict[str, TableSchema], schema: TableSchema) -> dict[str, dict]:
+    """For each searchable foreign-key column: referenced key → (Chinese label, English label).
+
+    A foreign key with `x_search` stands for the record it points to, by its names: a policy's
+    `jurisdiction_id` makes 黄石市 and Huangshi part of the policy's title.
+    """
+    names: dict[str, dict] = {}
+    for column in search_columns(schema):
+        fk = schema.foreign_key_for(column)
+        target = schemas.get(fk.table) if fk else None
+        if not (fk and target and target.label_column):
+            continue
+        label, label_en = target.label_column, english_twin(target.label_column)
+        english = f"[{label_en}]" if label_en in target.field_names else "''"
+        sql = f"select [{fk.columns[0]}], [{label}], {english} from [{target.name}]"
+        names[column] = {key: (zh, en) for key, zh, en in db.execute(sql).fetchall()}
+    return names
+
+
+def read_records(db: Database, schema: TableSchema, schemas: dict[str, TableSchema] | None = None) -> Iterator[SearchRecord]:
     """Every row of a table as a search record; the label column and its English twin are the title."""
     roles = search_columns(schema)
     label = schema.label_column
     label_en = english_twin(label) if label else None
+    references = referenced_names(db, schemas or {}, schema)
     present = set(db[schema.name].columns_dict)
     wanted = [c for c in dict.fromkeys([*schema.primary_key, *roles, *(c for c in (label, label_en) if c)]) if c]
     missing = [c for c in wanted if c not in present]
@@ -134,31 +156,46 @@ def read_records(db: Database, schema: TableSchema) -> Iterator[SearchRecord]:
             value = row[column]
             if value in (None, ""):
                 continue
-            text = str(value)
-            language = language_of(column)
-            record.parts.setdefault(f"{role}_{language}", []).append(text)
-            if role == TERM_ROLE and language == "zh":
-                record.names_zh.append(text)
+            if column in references:
+                texts = dict(zip(("zh", "en"), references[column].get(value, ("", "")), strict=True))
+            else:
+                texts = {language_of(column): str(value)}
+            for language, text in texts.items():
+                if not text:
+                    continue
+                record.parts.setdefault(f"{role}_{language}", []).append(text)
+                if role == TERM_ROLE and language == "zh":
+                    record.names_zh.append(text)
         yield record
 
 
-def index_row(record: SearchRecord) -> dict[str, str]:
-    """The six FTS5 columns of a record: words and bigrams of its title, quote and body parts."""
-    row: dict[str, str] = {}
-    for column, roles in (("title", ("name", "title")), ("quote", ("quote",)), ("body", ("body",))):
-        words: list[str] = []
-        grams: list[str] = []
-        for role in roles:
-            for language in ("zh", "en"):
-                for text in record.parts.get(f"{role}_{language}", []):
-                    tokens = analyse(text)
-                    words.append(tokens.words)
-                    grams.append(tokens.grams)
-        if column == "title":
-            words.extend(pinyin_tokens(name) for name in record.names_zh)
-        row[column] = " ".join(w for w in words if w)
-        row[f"{column}_cjk"] = " ".join(g for g in grams if g)
-    return row
+COLUMN_OF_ROLE = {"name": "title", "title": "title", "quote": "quote", "body": "body"}
+
+
+def index_tokens(record: SearchRecord) -> tuple[str, ...]:
+    """The FTS5 columns of a record (FTS_COLUMNS order): words and bigrams of title, quote and body, and
+    the pinyin of its names (a column of its own, so it does not make titles look longer to bm25)."""
+    return _tokens(record.parts, record.names_zh)
+
+
+def _tokens(parts: dict[str, list[str]], names_zh: list[str]) -> tuple[str, ...]:
+    words: dict[str, list[str]] = {"title": [], "quote": [], "body": []}
+    grams: dict[str, list[str]] = {"title": [], "quote": [], "body": []}
+    for part, texts in parts.items():
+        column = COLUMN_OF_ROLE[part.rsplit("_", 1)[0]]
+        for text in texts:
+            tokens = analyse(text)
+            words[column].append(tokens.words)
+            grams[column].append(tokens.grams)
+    return (
+        " ".join(words["title"]),
+        " ".join(grams["title"]),
+        " ".join(pinyin_tokens(name) for name in names_zh),
+        " ".join(words["quote"]),
+        " ".join(grams["quote"]),
+        " ".join(words["body"]),
+        " ".join(grams["body"]),
+    )
 
 
 def stored_row(record: SearchRecord) -> dict[str, str]:
@@ -225,8 +262,9 @@ def optimize_index(db: Database) -> None:
         db.execute(f"insert into [{name}]([{name}]) values ('optimize')")
 
 
-def _index_batch(records: list[SearchRecord]) -> list[tuple[str, ...]]:
-    return [tuple(index_row(r).values()) for r in records]
+def _index_texts(texts: list[tuple[dict[str, list[str]], list[str]]]) -> list[tuple[str, ...]]:
+    """Index tokens of (parts, Chinese names) pairs: what a worker process receives, cheap to pickle."""
+    return [_tokens(parts, names) for parts, names in texts]
 
 
 def _batches(records: Iterable[SearchRecord], size: int) -> Iterator[list[SearchRecord]]:
@@ -244,7 +282,7 @@ def _normalised(records: Iterable[SearchRecord], workers: int) -> Iterator[tuple
     """(batch, index tokens) pairs in order; with workers > 1 the normalising runs in other processes."""
     if workers <= 1:
         for batch in _batches(records, 1000):
-            yield batch, _index_batch(batch)
+            yield batch, [index_tokens(r) for r in batch]
         return
     import multiprocessing
 
@@ -252,7 +290,8 @@ def _normalised(records: Iterable[SearchRecord], workers: int) -> Iterator[tuple
     pending: deque = deque()
     try:
         for batch in _batches(records, 1000):
-            pending.append((batch, pool.apply_async(_index_batch, (batch,))))
+            texts = [(r.parts, r.names_zh) for r in batch]
+            pending.append((batch, pool.apply_async(_index_texts, (texts,))))
             if len(pending) > 2 * workers:
                 done, result = pending.popleft()
                 yield done, result.get()
@@ -265,26 +304,39 @@ def _normalised(records: Iterable[SearchRecord], workers: int) -> Iterator[tuple
         pool.join()
 
 
+STORED_COLUMNS = ("type", "id", "url", "title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")
+
+
 def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1, workers: int = 1) -> int:
     """Store and index records numbered from `start`; returns how many.
 
     Normalising is the costly part: with workers > 1 it runs in that many processes while this one
-    writes, which is how a large corpus reaches its throughput; the real data needs one.
+    writes, which is how a large corpus reaches its throughput; the real data needs one. The garbage
+    collector is paused meanwhile: a bulk load makes objects that all live to the end.
     """
-    stored_columns = ("type", "id", "url", "title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")
-    stored_sql = f"insert into [{RECORDS}] (rowid, {', '.join(stored_columns)}) values (?{', ?' * len(stored_columns)})"
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _write(db, _normalised(records, workers), start)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _write(db: Database, batches: Iterable[tuple[list[SearchRecord], list]], start: int) -> int:
+    stored_sql = f"insert into [{RECORDS}] (rowid, {', '.join(STORED_COLUMNS)}) values (?{', ?' * len(STORED_COLUMNS)})"
     index_columns = f"(rowid, {', '.join(FTS_COLUMNS)}) values (?{', ?' * len(FTS_COLUMNS)})"
     rowid = start
-    for batch, tokens in _normalised(records, workers):
+    for batch, tokens in batches:
         stored = []
         for record in batch:
             row = stored_row(record)
-            stored.append((rowid, *(row[c] for c in stored_columns)))
+            stored.append((rowid, *(row[c] for c in STORED_COLUMNS)))
             rowid += 1
         db.conn.executemany(stored_sql, stored)
         by_shard: dict[int, list[tuple]] = {}
-        for row, t in zip(stored, tokens, strict=True):
-            by_shard.setdefault(shard_of(row[0]), []).append((row[0], *t))
+        for row, words in zip(stored, tokens, strict=True):
+            by_shard.setdefault(shard_of(row[0]), []).append((row[0], *words))
         for number, rows in by_shard.items():
             create_shard(db, number)
             db.conn.executemany(f"insert into [{shard_name(number)}] {index_columns}", rows)
@@ -338,7 +390,7 @@ def build_index(db: Database) -> int:
         create_tables(db)
         records: list[SearchRecord] = []
         for schema in tables:
-            records.extend(read_records(db, schema))
+            records.extend(read_records(db, schema, schemas))
         count = insert_records(db, records, start=1)
         terms: list[dict[str, Any]] = []
         for rowid, record in enumerate(records, start=1):  # the rowids insert_records gave

@@ -29,8 +29,18 @@ from .normalize import (
     stem,
 )
 
-WORD_COLUMNS = ("title", "quote", "body")
-GRAM_COLUMNS = ("title_cjk", "quote_cjk", "body_cjk")
+
+@dataclass(frozen=True)
+class Columns:
+    """Where each kind of token is searched: Han words, Han bigrams, Latin words (stems and pinyin)."""
+
+    words: tuple[str, ...]
+    grams: tuple[str, ...]
+    latin: tuple[str, ...]
+
+
+EVERYWHERE = Columns(("title", "quote", "body"), ("title_cjk", "quote_cjk", "body_cjk"), ("title", "pinyin", "quote", "body"))
+IN_TITLE = Columns(("title",), ("title_cjk",), ("title", "pinyin"))
 MAX_UNITS = 24  # a pasted paragraph is searched by its first 24 distinct words
 MAX_PINYIN_JOIN = 8  # syllables typed apart ("dong hu ke xue cheng") joined back into a name
 
@@ -51,10 +61,11 @@ class Alternative:
     script: str  # "zh" or "latin"
     tokens: tuple[str, ...]
 
-    def expression(self, words: tuple[str, ...] = WORD_COLUMNS, grams: tuple[str, ...] = GRAM_COLUMNS) -> str:
+    def expression(self, columns: Columns = EVERYWHERE) -> str:
         if self.script == "latin":
-            return f"{colspec(words)} : {quoted(self.tokens)}"
-        return " AND ".join(_han_expression(run, words, grams) for run in self.tokens)
+            return f"{colspec(columns.latin)} : {quoted(self.tokens)}"
+        runs = [_han_expression(run, columns.words, columns.grams) for run in self.tokens]
+        return runs[0] if len(runs) == 1 else "(" + " AND ".join(runs) + ")"
 
 
 def _han_expression(run: str, words: tuple[str, ...], grams: tuple[str, ...]) -> str:
@@ -72,8 +83,8 @@ class Unit:
     alternatives: list[Alternative]
     named: frozenset[int] = frozenset()
 
-    def expression(self, words: tuple[str, ...] = WORD_COLUMNS, grams: tuple[str, ...] = GRAM_COLUMNS) -> str:
-        parts = list(dict.fromkeys(a.expression(words, grams) for a in self.alternatives))
+    def expression(self, columns: Columns = EVERYWHERE) -> str:
+        parts = list(dict.fromkeys(a.expression(columns) for a in self.alternatives))
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
@@ -84,8 +95,7 @@ class Lexicon:
     zh: dict[str, set[int]] = field(default_factory=dict)
     en: dict[tuple[str, ...], set[int]] = field(default_factory=dict)
     pinyin: dict[str, set[str]] = field(default_factory=dict)
-    groups: dict[int, list[Alternative]] = field(default_factory=dict)
-    forms: dict[int, list[str]] = field(default_factory=dict)
+    groups: dict[int, list[Alternative]] = field(default_factory=dict)  # record → its names as alternatives
     zh_max: int = 0
     en_max: int = 0
 
@@ -93,24 +103,24 @@ class Lexicon:
     def from_rows(cls, rows: Iterable[tuple[int, str, str, str, str]]) -> Lexicon:
         """Rows of search_terms: (record, lang, form, key, tokens); a record's names form one group."""
         lexicon = cls()
-        for group_id, lang, form, key, tokens in rows:
+        for record, lang, _form, key, tokens in rows:
             if lang == "py":
                 lexicon.pinyin.setdefault(key, set()).add(tokens)
                 continue
             alternative = Alternative("zh" if lang == "zh" else "latin", tuple(tokens.split()))
-            lexicon.groups.setdefault(group_id, []).append(alternative)
-            lexicon.forms.setdefault(group_id, []).append(form)
+            lexicon.groups.setdefault(record, []).append(alternative)
             if lang == "zh":
-                lexicon.zh.setdefault(key, set()).add(group_id)
+                lexicon.zh.setdefault(key, set()).add(record)
                 lexicon.zh_max = max(lexicon.zh_max, len(key))
             else:
                 stems = tuple(key.split())
-                lexicon.en.setdefault(stems, set()).add(group_id)
+                lexicon.en.setdefault(stems, set()).add(record)
                 lexicon.en_max = max(lexicon.en_max, len(stems))
         return lexicon
 
-    def alternatives(self, group_ids: Iterable[int]) -> list[Alternative]:
-        return [a for g in sorted(group_ids) for a in self.groups.get(g, [])]
+    def alternatives(self, records: Iterable[int]) -> list[Alternative]:
+        """Every form of the names of these records."""
+        return [a for r in sorted(records) for a in self.groups.get(r, [])]
 
 
 EMPTY_LEXICON = Lexicon()
@@ -144,6 +154,12 @@ class ParsedQuery:
             return None
         return " AND ".join(u.expression() for u in self.units)
 
+    def match_literal(self) -> str | None:
+        """Every unit as typed, without the other forms of names and terms; None when nothing was expanded."""
+        if all(len(u.alternatives) == 1 for u in self.units):
+            return None
+        return " AND ".join(u.alternatives[0].expression() for u in self.units)
+
     def match_phrase(self) -> str | None:
         """The query's runs as exact phrases; None when no run holds more than one unit."""
         if not self.phrases:
@@ -152,7 +168,7 @@ class ParsedQuery:
 
     def match_title(self) -> str:
         """Every unit within the record's title and names."""
-        return " AND ".join(u.expression(("title",), ("title_cjk",)) for u in self.units)
+        return " AND ".join(u.expression(IN_TITLE) for u in self.units)
 
 
 def _split_han(run: str, lexicon: Lexicon) -> list[tuple[str, set[int]]]:
@@ -186,8 +202,21 @@ def _han_units(run: str, lexicon: Lexicon) -> list[Unit]:
     return meaningful or units
 
 
+def _pinyin_alternatives(span: list[str], lexicon: Lexicon) -> tuple[list[Alternative], set[int]]:
+    """The Han words (and their names' other forms) whose pinyin is the span's words run together."""
+    if not all(w.isascii() and w.isalpha() for w in span):
+        return [], set()
+    alternatives: list[Alternative] = []
+    named: set[int] = set()
+    for word in sorted(lexicon.pinyin.get("".join(span), ())):
+        groups = lexicon.zh.get(word.replace(" ", ""), set())
+        alternatives += [Alternative("zh", tuple(word.split())), *lexicon.alternatives(groups)]
+        named |= groups
+    return alternatives, named
+
+
 def _latin_units(words: list[str], lexicon: Lexicon) -> list[Unit]:
-    """English words and pinyin: glossary phrases first, then pinyin names, then single stems."""
+    """English words and pinyin: names and glossary terms first (in English or pinyin), then single stems."""
     stems = [stem(w) for w in words]
     covered: list[Unit | None] = [None] * len(words)
     content = [i for i, w in enumerate(words) if w not in ENGLISH_STOPWORDS]
@@ -198,10 +227,11 @@ def _latin_units(words: list[str], lexicon: Lexicon) -> list[Unit]:
             groups = lexicon.en.get(key)
             if groups:
                 first, last = content[j], content[j + length - 1]
+                pinyin, named = _pinyin_alternatives(words[first : last + 1], lexicon)
                 unit = Unit(
                     " ".join(words[first : last + 1]),
-                    [Alternative("latin", tuple(stems[first : last + 1])), *lexicon.alternatives(groups)],
-                    frozenset(groups),
+                    [Alternative("latin", tuple(stems[first : last + 1])), *lexicon.alternatives(groups), *pinyin],
+                    frozenset(groups | named),
                 )
                 for k in range(first, last + 1):
                     covered[k] = unit
@@ -215,18 +245,11 @@ def _latin_units(words: list[str], lexicon: Lexicon) -> list[Unit]:
             i += 1
             continue
         for length in range(min(MAX_PINYIN_JOIN, len(words) - i), 0, -1):
-            span = words[i : i + length]
-            if any(covered[k] is not None for k in range(i, i + length)) or not all(w.isascii() and w.isalpha() for w in span):
+            if any(covered[k] is not None for k in range(i, i + length)):
                 continue
-            hanzi = sorted(lexicon.pinyin.get("".join(span), ()))
-            if hanzi:
-                alternatives = [Alternative("latin", tuple(stems[i : i + length]))]
-                named: set[int] = set()
-                for word in hanzi:
-                    groups = lexicon.zh.get(word.replace(" ", ""), set())
-                    alternatives += [Alternative("zh", tuple(word.split())), *lexicon.alternatives(groups)]
-                    named |= groups
-                unit = Unit(" ".join(span), alternatives, frozenset(named))
+            pinyin, named = _pinyin_alternatives(words[i : i + length], lexicon)
+            if pinyin:
+                unit = Unit(" ".join(words[i : i + length]), [Alternative("latin", tuple(stems[i : i + length])), *pinyin], frozenset(named))
                 for k in range(i, i + length):
                     covered[k] = unit
                 i += length

@@ -1,8 +1,9 @@
 """Rank the records a query matches: bm25 with field weights, then boosts for a complete match.
 
 bm25 weighs names and titles above quotes (the sentence a record comes from) above full text. A
-record that matches every word of the query, the query's exact phrase, every word within its own
-name, or whose name the query contains, is multiplied up, so "东湖科学城" puts the platform of that
+record that matches every word of the query, every word as typed (not only through the glossary's
+other forms), the query's exact phrase, every word within its own name, or whose name the query
+contains, is multiplied up, so "东湖科学城" puts the platform of that
 name before paragraphs that merely mention 东湖 and 科学城 apart.
 """
 
@@ -15,16 +16,17 @@ from dataclasses import dataclass
 from .index import RECORDS
 from .query import ParsedQuery
 
-# bm25 weights of title, title_cjk, quote, quote_cjk, body, body_cjk (see index.FTS_COLUMNS).
-WEIGHTS = (10.0, 10.0, 4.0, 4.0, 1.0, 1.0)
+# bm25 weights of title, title_cjk, pinyin, quote, quote_cjk, body, body_cjk (see index.FTS_COLUMNS).
+WEIGHTS = (10.0, 10.0, 8.0, 4.0, 4.0, 1.0, 1.0)
 ALL_WORDS_BOOST = 2.0
+LITERAL_BOOST = 2.0  # every word as typed, not only through another form of a name or term
 PHRASE_BOOST = 1.5
 TITLE_BOOST = 2.0
-NAMED_BOOST = 3.0  # the query contains the record's own name (or a glossary term's form)
+NAMED_BOOST = 3.0  # the query is the record's own name (or a glossary term's form); less when it is a part
 # At most this many matching records are counted and ranked: the first ones in index order
 # (index.TYPE_ORDER puts policies, indicators and targets first). The real data is far below it; a
 # corpus of a million passages is not, and the cap keeps a query for 创新 as fast as one for 光谷.
-MATCH_CAP = 10_000
+MATCH_CAP = 2_000
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ def _shard_scores(
     first, last = min(scores), max(scores)
     for expression, factor in (
         (parsed.match_all(), ALL_WORDS_BOOST),
+        (parsed.match_literal(), LITERAL_BOOST),
         (parsed.match_phrase(), PHRASE_BOOST),
         (parsed.match_title(), TITLE_BOOST),
     ):
@@ -62,8 +65,9 @@ def _shard_scores(
         for (rowid,) in conn.execute(boosted, [expression, first, last]):
             if rowid in scores:
                 scores[rowid] *= factor
+    named_factor = 1 + (NAMED_BOOST - 1) / len(parsed.units)  # full when the name is the whole query
     for rowid in parsed.named & scores.keys():
-        scores[rowid] *= NAMED_BOOST
+        scores[rowid] *= named_factor
     return scores
 
 

@@ -17,6 +17,7 @@ from datasette.utils.asgi import Response
 
 from .. import web
 from .index import compiled_schemas
+from .rank import MATCH_CAP
 from .service import SearchIndex, SearchResult, load_search_index, run_search
 
 API_PATH = r"^/api/v1/search$"
@@ -24,7 +25,7 @@ PAGE_PATH = r"^/-/search$"
 MAX_QUERY_CHARS = 1000
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-MAX_OFFSET = 10_000
+MAX_OFFSET = MATCH_CAP  # no match beyond the cap is ranked
 PAGE_LIMIT = 60
 TIME_LIMIT_MS = 2000
 
