@@ -148,12 +148,15 @@ def analyse(text: str | None) -> IndexText:
     """
     if not text:
         return IndexText("", "")
-    folded = fold(text)
-    han = NOT_HAN.sub(" ", folded)
     words = grams = ""
-    if not han.isspace() and han:
-        words = " ".join(rjieba.cut_for_search(han))
-        grams = neighbour_pairs(han)
+    if text.isascii():  # English: folding is lower-casing, and there is no Han text
+        folded = text.lower()
+    else:
+        folded = fold(text)
+        han = NOT_HAN.sub(" ", folded)
+        if not han.isspace() and han:
+            words = " ".join(rjieba.cut_for_search(han))
+            grams = neighbour_pairs(han)
     others = OTHER_WORD.findall(folded)
     if others:
         stems = " ".join(map(_word_stems.__getitem__, others))
