@@ -46,11 +46,19 @@ def strings(lang: str) -> dict[str, Any]:
     return i18n.load_catalogue(project().site / "i18n", lang)
 
 
+LANG_SCOPE_KEY = "kechuang.lang"
+
+
+def requested_language(request) -> str | None:
+    """The `?lang=` of the request (the ASGI wrapper moved it out of the query string Datasette sees)."""
+    return request.scope.get(LANG_SCOPE_KEY) or request.args.get("lang")
+
+
 def request_language(request) -> str:
     if request is None:
         return i18n.DEFAULT_LANGUAGE
     return i18n.choose_language(
-        request.args.get("lang"), request.cookies.get(i18n.COOKIE_NAME), request.headers.get("accept-language")
+        requested_language(request), request.cookies.get(i18n.COOKIE_NAME), request.headers.get("accept-language")
     )
 
 
@@ -163,7 +171,7 @@ async def render_page(request, datasette, template: str, context: dict[str, Any]
     body = await datasette.render_template(template, {"page": context}, request=request)
     headers = {"Vary": VARY, "Content-Language": i18n.HTML_LANG[lang]}
     response = web.cached_response(request, body, HTML, release, variant=lang, headers=headers)
-    chosen = i18n.normalise(request.args.get("lang"))
+    chosen = i18n.normalise(requested_language(request))
     if chosen and chosen != request.cookies.get(i18n.COOKIE_NAME):
         # a shared ?lang= link remembers the language; such a response is for this browser only
         response.set_cookie(i18n.COOKIE_NAME, chosen, max_age=i18n.COOKIE_MAX_AGE, samesite="lax")
@@ -297,22 +305,40 @@ def routes(datasette) -> list[tuple[str, Callable]]:
     return found
 
 
+def without_lang_parameter(scope: dict[str, Any]) -> dict[str, Any]:
+    """The scope with `lang` moved from the query string to scope[LANG_SCOPE_KEY], so `?lang=en` works on
+    Datasette's pages too (Datasette would read it as a filter on a column called lang)."""
+    raw = scope.get("query_string") or b""
+    if b"lang=" not in raw:
+        return scope
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    values = [v for k, v in pairs if k == "lang"]
+    if not values:
+        return scope
+    kept = urlencode([(k, v) for k, v in pairs if k != "lang"], encoding="latin-1")
+    return {**scope, "query_string": kept.encode("latin-1"), LANG_SCOPE_KEY: values[-1]}
+
+
 def vary_by_language(app):
-    """ASGI wrapper: Datasette's own HTML pages carry our chrome in the reader's language, so they vary too."""
+    """ASGI wrapper: take `?lang=` out of the query string for every page, and make Datasette's own HTML
+    pages (which carry our chrome in the reader's language) vary by cookie and Accept-Language too."""
 
     async def wrapped(scope, receive, send):
         if scope.get("type") != "http":
             await app(scope, receive, send)
             return
+        scope = without_lang_parameter(scope)
 
         async def send_with_vary(message):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
                 vary = [v for k, v in headers if k.lower() == b"vary"]
-                if content_type.startswith(b"text/html") and b"cookie" not in b",".join(vary).lower():
+                present = {part.strip().lower() for value in vary for part in value.split(b",")}
+                missing = [name for name in (b"Cookie", b"Accept-Language") if name.lower() not in present]
+                if content_type.startswith(b"text/html") and missing:
                     headers = [(k, v) for k, v in headers if k.lower() != b"vary"]
-                    headers.append((b"vary", b", ".join([*vary, b"Cookie, Accept-Language"])))
+                    headers.append((b"vary", b", ".join([*vary, *missing])))
                     message = {**message, "headers": headers}
             await send(message)
 
