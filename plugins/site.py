@@ -1,6 +1,7 @@
 """Datasette adapter for the citizens' site: routes, chrome variables and the Vary header (logic in kechuang.site)."""
 
 from datasette import hookimpl
+
 from kechuang.site import routes
 
 

@@ -115,9 +115,7 @@ def portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
     return start_portal(built_db)
 
 
-# --- The citizens' site: the real datasets plus a small verbatim sample, so every page type has records ---
-
-SITE_SAMPLE = ROOT / "tests" / "data" / "site_sample"
+# --- Databases built from a copy of the real datasets with extra rows (e.g. records that carry markup) ---
 
 
 def read_table_rows(folder: Path) -> dict[str, list[dict[str, str]]]:
@@ -131,49 +129,32 @@ def read_table_rows(folder: Path) -> dict[str, list[dict[str, str]]]:
 
 
 def add_rows(datasets: Path, schemas_dir: Path, rows_by_table: dict[str, list[dict[str, str]]]) -> None:
-    """Append rows to the tables in `datasets`, skipping rows whose primary key the table already has
-    (so the sample never clashes with rows curated since it was written)."""
+    """Append rows to the tables in `datasets`, in each table's column order."""
     import csv
 
-    from kechuang.schemas import load_schemas
-
-    schemas = load_schemas(schemas_dir)
     for table, rows in rows_by_table.items():
         path = datasets / f"{table}.csv"
         with path.open(encoding="utf-8", newline="") as f:
-            reader = csv.DictReader(f)
-            header = list(reader.fieldnames or [])
-            key = schemas[table].primary_key
-            present = {tuple(row[k] for k in key) for row in reader}
+            header = next(csv.reader(f))
         text = path.read_text(encoding="utf-8")
         with path.open("a", encoding="utf-8", newline="") as f:
             if text and not text.endswith("\n"):
                 f.write("\n")
             writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
             for row in rows:
-                if tuple(row.get(k, "") for k in key) not in present:
-                    writer.writerow({name: row.get(name, "") for name in header})
-                    present.add(tuple(row.get(k, "") for k in key))
+                writer.writerow({name: row.get(name, "") for name in header})
 
 
 @pytest.fixture(scope="session")
-def build_site_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Callable[..., Path]:
-    """Factory: the real datasets + the site sample (+ `extra` rows) compiled into a fresh kechuang.db."""
+def build_db_with(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Callable[..., Path]:
+    """Factory: the real datasets plus `extra` rows, validated and compiled into a fresh kechuang.db."""
 
-    def build(extra: dict[str, list[dict[str, str]]] | None = None) -> Path:
-        folder = tmp_path_factory.mktemp("site")
+    def build(extra: dict[str, list[dict[str, str]]]) -> Path:
+        folder = tmp_path_factory.mktemp("extra")
         datasets = folder / "datasets"
         shutil.copytree(project.datasets, datasets)
-        add_rows(datasets, project.schemas, read_table_rows(SITE_SAMPLE))
-        if extra:
-            add_rows(datasets, project.schemas, extra)
+        add_rows(datasets, project.schemas, extra)
         copy = Project(root=project.root, datasets=datasets, schemas=project.schemas)
         return build_database(copy, folder / "kechuang.db").path
 
     return build
-
-
-@pytest.fixture(scope="session")
-def site_portal(start_portal: Callable[[Path], Portal], build_site_db: Callable[..., Path]) -> Portal:
-    """The portal serving the real data plus the site sample, shared by the site tests."""
-    return start_portal(build_site_db())

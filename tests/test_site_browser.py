@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from conftest import ROOT, Portal
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -90,13 +91,13 @@ def page_types(db: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("width_name", list(WIDTHS))
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_page_type_loads_cleanly_and_fits_the_screen(browser, site_portal: Portal, lang, width_name):
+def test_every_page_type_loads_cleanly_and_fits_the_screen(browser, portal: Portal, lang, width_name):
     width = WIDTHS[width_name]
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     context, page, problems = new_page(browser, width, "zh-CN" if lang == "zh" else "en-GB")
     try:
-        for name, path in page_types(site_portal.db).items():
-            response = page.goto(site_portal.base_url + path)
+        for name, path in page_types(portal.db).items():
+            response = page.goto(portal.base_url + path)
             assert response is not None and response.status == 200, f"{name}: {response and response.status}"
             assert page.locator("html").get_attribute("lang") == (
                 {"zh": "zh-Hans", "en": "en"}[lang] if not name.startswith("datasette") else "en"
@@ -111,10 +112,10 @@ def test_every_page_type_loads_cleanly_and_fits_the_screen(browser, site_portal:
         context.close()
 
 
-def test_the_toggle_switches_language_and_remembers_it(browser, site_portal: Portal):
+def test_the_toggle_switches_language_and_remembers_it(browser, portal: Portal):
     context, page, problems = new_page(browser, locale="zh-CN")
     try:
-        page.goto(site_portal.base_url + "/targets")
+        page.goto(portal.base_url + "/targets")
         assert page.locator("html").get_attribute("lang") == "zh-Hans"
         page.locator("a.kc-lang").click()
         page.wait_for_load_state()
@@ -122,35 +123,35 @@ def test_the_toggle_switches_language_and_remembers_it(browser, site_portal: Por
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.locator("h1").inner_text() == "Targets"
         assert {c["name"]: c["value"] for c in context.cookies()}.get("kechuang_lang") == "en"
-        page.goto(site_portal.base_url + "/indicators")  # a new page, no parameter: the cookie decides
+        page.goto(portal.base_url + "/indicators")  # a new page, no parameter: the cookie decides
         assert page.locator("html").get_attribute("lang") == "en"
-        page.goto(site_portal.base_url + "/kechuang/targets")  # Datasette's own page has the toggle too
+        page.goto(portal.base_url + "/kechuang/targets")  # Datasette's own page has the toggle too
         assert page.locator("a.kc-lang").inner_text().strip().endswith("中文")
         page.locator("a.kc-lang").click()
         page.wait_for_load_state()
         assert "/kechuang/targets" in page.url
-        page.goto(site_portal.base_url + "/")
+        page.goto(portal.base_url + "/")
         assert page.locator("html").get_attribute("lang") == "zh-Hans"
         assert problems == []
     finally:
         context.close()
 
 
-def test_lang_parameter_overrides_cookie_and_browser_language(browser, site_portal: Portal):
+def test_lang_parameter_overrides_cookie_and_browser_language(browser, portal: Portal):
     context, page, _ = new_page(browser, locale="zh-CN")
     try:
-        context.add_cookies([{"name": "kechuang_lang", "value": "zh", "url": site_portal.base_url}])
-        page.goto(site_portal.base_url + "/targets?lang=en")
+        context.add_cookies([{"name": "kechuang_lang", "value": "zh", "url": portal.base_url}])
+        page.goto(portal.base_url + "/targets?lang=en")
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.locator("h1").inner_text() == "Targets"
     finally:
         context.close()
 
 
-def test_keyboard_users_can_skip_to_the_content(browser, site_portal: Portal):
+def test_keyboard_users_can_skip_to_the_content(browser, portal: Portal):
     context, page, _ = new_page(browser)
     try:
-        page.goto(site_portal.base_url + "/targets")
+        page.goto(portal.base_url + "/targets")
         page.keyboard.press("Tab")
         focused = page.evaluate("document.activeElement.className")
         assert "skip-link" in focused
@@ -166,13 +167,13 @@ def test_keyboard_users_can_skip_to_the_content(browser, site_portal: Portal):
         context.close()
 
 
-def test_a_search_from_the_home_page_reaches_results(browser, site_portal: Portal):
-    if httpx.get(site_portal.base_url + "/-/search?q=x", timeout=30).status_code == 404:
+def test_a_search_from_the_home_page_reaches_results(browser, portal: Portal):
+    if httpx.get(portal.base_url + "/-/search?q=x", timeout=30).status_code == 404:
         pytest.skip("the search page /-/search is not on this branch yet")
-    term = one(site_portal.db, "select name_zh from targets where indicator_id is not null order by id")[0]
+    term = one(portal.db, "select name_zh from targets where indicator_id is not null order by id")[0]
     context, page, problems = new_page(browser)
     try:
-        page.goto(site_portal.base_url + "/")
+        page.goto(portal.base_url + "/")
         page.get_by_role("searchbox").fill(term)
         with page.expect_navigation():
             page.get_by_role("searchbox").press("Enter")
@@ -186,22 +187,22 @@ def test_a_search_from_the_home_page_reaches_results(browser, site_portal: Porta
 
 
 @pytest.mark.parametrize("width_name", list(WIDTHS))
-def test_a_target_source_link_lands_on_the_highlighted_sentence(browser, site_portal: Portal, width_name):
+def test_a_target_source_link_lands_on_the_highlighted_sentence(browser, portal: Portal, width_name):
     year, place = one(
-        site_portal.db,
+        portal.db,
         """select t.deadline_year, p.jurisdiction_id from targets t join policies p on p.id = t.policy_id
            where t.quote_start is not null group by 1, 2 order by count(*) desc""",
     )
     context, page, problems = new_page(browser, WIDTHS[width_name])
     try:
-        page.goto(f"{site_portal.base_url}/targets?jurisdiction={place}&year={year}")
+        page.goto(f"{portal.base_url}/targets?jurisdiction={place}&year={year}")
         links = page.locator("p.source-link a")
         assert links.count() > 0
         link = links.last  # the last card: the link must scroll far into the document
         href = link.get_attribute("href")
         anchor = href.split("#", 1)[1]
         target_id = anchor.removeprefix("t-")
-        quote = one(site_portal.db, "select quote_zh from targets where id = ?", target_id)[0]
+        quote = one(portal.db, "select quote_zh from targets where id = ?", target_id)[0]
         link.click()
         page.wait_for_load_state()
         assert page.url.endswith("#" + anchor)
@@ -227,18 +228,18 @@ def test_a_target_source_link_lands_on_the_highlighted_sentence(browser, site_po
         context.close()
 
 
-def test_the_chart_draws_one_point_per_target(browser, site_portal: Portal):
+def test_the_chart_draws_one_point_per_target(browser, portal: Portal):
     indicator, n = one(
-        site_portal.db,
+        portal.db,
         "select indicator_id, count(*) from targets where indicator_id is not null group by 1 order by 2 desc",
     )
     ids = {
         r[0]
-        for r in sqlite3.connect(site_portal.db).execute("select id from targets where indicator_id = ?", (indicator,))
+        for r in sqlite3.connect(portal.db).execute("select id from targets where indicator_id = ?", (indicator,))
     }
     context, page, problems = new_page(browser, locale="en-GB")
     try:
-        page.goto(f"{site_portal.base_url}/indicators/{indicator}")
+        page.goto(f"{portal.base_url}/indicators/{indicator}")
         svg = page.locator("svg.chart")
         assert svg.get_attribute("role") == "img"
         assert svg.locator("title").first.text_content().strip()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import ROOT
 from kechuang.derived import derived_columns
 from kechuang.schemas import load_schemas

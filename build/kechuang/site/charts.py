@@ -156,6 +156,7 @@ def timeline_chart(rows: list[dict[str, Any]], lang: str, unit_label: str, unit_
         slot = (row["deadline_year"], row["masked"])
         crowd[slot] = crowd.get(slot, 0) + 1
     seen: dict[tuple[int, bool], int] = {}
+    year_of = {row["target_id"]: row["deadline_year"] for row in rows}
     for row in sorted(rows, key=lambda r: (r["deadline_year"], list(series).index(r["series_key"]), r["target_id"])):
         slot = (row["deadline_year"], row["masked"])
         position = seen.get(slot, 0)
@@ -183,8 +184,10 @@ def timeline_chart(rows: list[dict[str, Any]], lang: str, unit_label: str, unit_
             )
         )
     for one in series.values():
+        # a line only where it means "the same place, year after year": one stated target per year
         stated = sorted((p for p in one.points if not p.masked), key=lambda p: p.x)
-        if len({p.x for p in stated}) > 1:
+        years = [y for y in (year_of[p.target_id] for p in stated)]
+        if len(years) > 1 and len(set(years)) == len(years):
             one.line = " ".join(f"{format_number(p.x)},{format_number(p.y)}" for p in stated)
     return Chart(
         width=WIDTH,

@@ -360,7 +360,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
             r["quote_end"],
             target_anchor(r["id"]),
             card["href"],
-            f"{kind_word['target']}: {card['name']} · {card['figure']['summary']}",
+            req.strings["policy"]["ref_target"].format(name=card["name"], summary=card["figure"]["summary"]),
             "target",
         )
         for r, card in zip(target_rows, cards, strict=True)
@@ -379,7 +379,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
                 r["quote_end"],
                 mention_anchor(prefix, r["entity_id"], r["measure_id"]),
                 f"/{page_name}/{r['entity_id']}",
-                f"{kind_word[singular]}: {pick(r, 'name', req.lang)}",
+                req.strings["policy"]["ref_entity"].format(kind=kind_word[singular], name=pick(r, "name", req.lang)),
                 singular,
             )
             for r in rows

@@ -10,8 +10,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import mimetypes
+import re
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
@@ -190,7 +192,7 @@ def page(template: str, build: Builder) -> Callable:
             lang=lang,
             strings=strings(lang),
             args={k: v for k, v in parse_qsl(request.query_string, keep_blank_values=True)},
-            key=request.url_vars.get("key", ""),
+            key=request.url_vars.get("id", ""),
         )
         try:
             context = await build(_query(datasette), req)
@@ -279,30 +281,92 @@ async def release_file(request, datasette) -> Response:
     return web.cached_response(request, path.read_bytes(), content_type, release, variant=version, headers=headers)
 
 
-def routes(datasette) -> list[tuple[str, Callable]]:
+@dataclass(frozen=True)
+class Route:
+    """One route of the site: its URL pattern, the handler, and what it serves (for the README)."""
+
+    pattern: str
+    view: Callable
+    summary: str
+
+    @property
+    def path(self) -> str:
+        """The pattern as a reader writes it: `/targets/{key}`."""
+        return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern).strip("^$")
+
+
+def site_routes(datasette) -> list[Route]:
     """Every route of the site; `/` replaces Datasette's index, which stays at /kechuang for the database."""
-    found: list[tuple[str, Callable]] = [
-        (r"^/$", page("portal/home.html", pages.home)),
-        (r"^/targets$", page("portal/targets.html", pages.targets)),
-        (r"^/targets/(?P<key>[^/]+)$", page("portal/target.html", pages.target)),
-        (r"^/policies$", page("portal/policies.html", pages.policies)),
-        (r"^/policies/(?P<key>[^/]+)$", page("portal/policy.html", pages.policy)),
-        (r"^/indicators$", page("portal/indicators.html", pages.indicators)),
-        (r"^/indicators/(?P<key>[^/]+)$", page("portal/indicator.html", pages.indicator)),
-        (r"^/agencies$", page("portal/agencies.html", pages.agencies)),
-        (r"^/agencies/(?P<key>[^/]+)$", page("portal/agency.html", pages.agency)),
-        (r"^/about$", page("portal/markdown.html", _markdown_builder("about"))),
-        (r"^/methodology$", page("portal/markdown.html", _markdown_builder("methodology"))),
-        (r"^/data-dictionary$", page("portal/dictionary.html", _dictionary)),
-        (r"^/downloads$", page("portal/downloads.html", _downloads_builder(datasette))),
-        (r"^/-/lang$", switch_language),
-        (r"^/releases/(?P<version>[^/]+)/(?P<name>[^/]+)$", release_file),
+    found = [
+        Route(r"^/$", page("portal/home.html", pages.home), "Home: what the portal is, counts, search, entry points"),
+        Route(
+            r"^/targets$",
+            page("portal/targets.html", pages.targets),
+            "Targets browser; filters " + ", ".join(f"`{name}`" for name in (*pages.TARGET_FILTERS, "page")),
+        ),
+        Route(r"^/targets/(?P<id>[^/]+)$", page("portal/target.html", pages.target), "One target"),
+        Route(r"^/policies$", page("portal/policies.html", pages.policies), "The documents"),
+        Route(
+            r"^/policies/(?P<id>[^/]+)$",
+            page("portal/policy.html", pages.policy),
+            "Policy reader: full text, outline anchors `#sec-<ordinal>`, measures `#m-<id>`, source sentences "
+            "`#t-<target>`, `#pm-<platform>--<measure>`, `#fm-…`, `#em-…`",
+        ),
+        Route(r"^/indicators$", page("portal/indicators.html", pages.indicators), "Indicators"),
+        Route(
+            r"^/indicators/(?P<id>[^/]+)$",
+            page("portal/indicator.html", pages.indicator),
+            "Indicator: SVG timeline of its targets by place and year, with a data table",
+        ),
+        Route(r"^/agencies$", page("portal/agencies.html", pages.agencies), "Agencies by jurisdiction"),
+        Route(
+            r"^/agencies/(?P<id>[^/]+)$",
+            page("portal/agency.html", pages.agency),
+            "Agency: the measures it leads or shares and their targets",
+        ),
     ]
     for kind in pages.MENTION_KINDS:
         listing, item = _entity_builders(kind)
-        found.append((rf"^/{kind}$", page("portal/entities.html", listing)))
-        found.append((rf"^/{kind}/(?P<key>[^/]+)$", page("portal/entity.html", item)))
+        found.append(Route(rf"^/{kind}$", page("portal/entities.html", listing), kind.capitalize()))
+        found.append(
+            Route(
+                rf"^/{kind}/(?P<id>[^/]+)$",
+                page("portal/entity.html", item),
+                f"One of the {kind} and every sentence that mentions it",
+            )
+        )
+    found += [
+        Route(
+            r"^/about$",
+            page("portal/markdown.html", _markdown_builder("about")),
+            "About (`site/pages/about.<lang>.md`)",
+        ),
+        Route(
+            r"^/methodology$",
+            page("portal/markdown.html", _markdown_builder("methodology")),
+            "Methodology (`site/pages/methodology.<lang>.md`)",
+        ),
+        Route(r"^/data-dictionary$", page("portal/dictionary.html", _dictionary), "Data dictionary, from the schemas"),
+        Route(
+            r"^/downloads$",
+            page("portal/downloads.html", _downloads_builder(datasette)),
+            "Release files, the database and every table as CSV/JSON",
+        ),
+        Route(
+            r"^/releases/(?P<version>[^/]+)/(?P<name>[^/]+)$",
+            release_file,
+            "A file of a release in `dist/releases/<version>/`",
+        ),
+        Route(
+            r"^/-/lang$", switch_language, "Language toggle: `?to=en` (or `zh`) `&next=<path>` sets the cookie and goes back"
+        ),
+    ]
     return found
+
+
+def routes(datasette) -> list[tuple[str, Callable]]:
+    """The (pattern, view) pairs Datasette's register_routes hook wants."""
+    return [(route.pattern, route.view) for route in site_routes(datasette)]
 
 
 def without_lang_parameter(scope: dict[str, Any]) -> dict[str, Any]:
