@@ -31,6 +31,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOTS = ROOT / "dist" / "screenshots"
 WIDTHS = {"desktop": 1280, "phone": 375}
+FULL_PAGE_SHOTS = {"home", "target", "indicator", "fund", "event", "about"}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def browser() -> Iterator:
 
 
 def new_page(browser, width: int = 1280, locale: str = "zh-CN"):
-    context = browser.new_context(viewport={"width": width, "height": 900}, locale=locale)
+    context = browser.new_context(viewport={"width": width, "height": 900 if width > 600 else 812}, locale=locale)
     page = context.new_page()
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
@@ -107,7 +108,8 @@ def test_every_page_type_loads_cleanly_and_fits_the_screen(browser, portal: Port
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             if not name.startswith("datasette"):  # Datasette's wide tables scroll sideways by design
                 assert overflow <= 0, f"{name} is {overflow}px wider than a {width}px screen"
-            page.screenshot(path=str(SCREENSHOTS / f"{name}-{lang}-{width_name}.png"), full_page=True)
+            whole = name in FULL_PAGE_SHOTS  # short pages whole; long ones (lists, the reader) their first screen
+            page.screenshot(path=str(SCREENSHOTS / f"{name}-{lang}-{width_name}.png"), full_page=whole)
     finally:
         context.close()
 
@@ -234,8 +236,7 @@ def test_the_chart_draws_one_point_per_target(browser, portal: Portal):
         "select indicator_id, count(*) from targets where indicator_id is not null group by 1 order by 2 desc",
     )
     ids = {
-        r[0]
-        for r in sqlite3.connect(portal.db).execute("select id from targets where indicator_id = ?", (indicator,))
+        r[0] for r in sqlite3.connect(portal.db).execute("select id from targets where indicator_id = ?", (indicator,))
     }
     context, page, problems = new_page(browser, locale="en-GB")
     try:
@@ -259,5 +260,46 @@ def test_the_chart_draws_one_point_per_target(browser, portal: Portal):
         page.screenshot(path=str(SCREENSHOTS / "chart-en-desktop.png"))
         assert problems == []
         assert not re.search(r"fonts\.googleapis|cdn\.", page.content())
+    finally:
+        context.close()
+
+
+CONTRAST_SCRIPT = """
+() => {
+  const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(',').map(Number); return {r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1}; };
+  const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+  const background = el => { for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor); if (c && c.a > 0.5) return c; }
+    return {r: 255, g: 255, b: 255, a: 1}; };
+  const failures = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || !el.offsetParent && getComputedStyle(el).position !== 'fixed') continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    if (style.visibility === 'hidden' || el.closest('.visually-hidden')) continue;
+    const fg = parse(style.color), bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed) failures.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return failures;
+}
+"""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_text_contrast_is_at_least_4_5_to_1(browser, portal: Portal, lang):
+    """Every visible text of every page type (and of Datasette's table and SQL pages, which carry our chrome)
+    against its background, as WCAG 2 AA asks (3:1 for large text)."""
+    context, page, _ = new_page(browser, locale="zh-CN" if lang == "zh" else "en-GB")
+    try:
+        for name, path in [*page_types(portal.db).items(), ("datasette-database", "/kechuang")]:
+            page.goto(portal.base_url + path)
+            assert page.evaluate(CONTRAST_SCRIPT) == [], name
     finally:
         context.close()
