@@ -293,6 +293,8 @@ def test_release_files_are_listed_newest_first_and_cannot_escape(tmp_path: Path)
         (tmp_path / version).mkdir()
         (tmp_path / version / "kechuang.db").write_bytes(b"x" * 3)
     (tmp_path / "secret.txt").write_text("no")
+    (tmp_path / "latest").symlink_to("2025.10", target_is_directory=True)
+    (tmp_path / ".2025.11.tmp").mkdir()
     releases = downloads.list_releases(tmp_path)
     assert [r.version for r in releases] == ["2025.10", "2025.9", "2025.2"]
     assert releases[0].files[0].size == 3

@@ -31,12 +31,13 @@ def _natural_key(name: str) -> list[tuple[int, int | str]]:
 
 
 def list_releases(releases_dir: Path) -> list[Release]:
-    """Every release folder, newest version first, with its files."""
+    """Every release folder, newest version first, with its files (not the `latest` link, not hidden
+    staging folders)."""
     if not releases_dir.is_dir():
         return []
     releases = []
     for folder in releases_dir.iterdir():
-        if not folder.is_dir() or not SAFE_NAME.match(folder.name):
+        if folder.is_symlink() or not folder.is_dir() or not SAFE_NAME.match(folder.name):
             continue
         files = tuple(
             ReleaseFile(f.name, f.stat().st_size, f"/releases/{folder.name}/{f.name}")
