@@ -129,12 +129,16 @@ def target(**fields):
     [
         ({"value": 3000, "unit_zh": "亿元", "unit_en": "100 million yuan"}, 1e8, "300 billion yuan"),
         ({"value": 86, "unit_zh": "亿元", "unit_en": "100 million yuan"}, 1e8, "8.6 billion yuan"),
-        ({"value": 430, "unit_zh": "万人", "unit_en": "ten thousand people"}, 1e4, "4.3 million people"),
-        ({"value": 3.4, "unit_zh": "万人", "unit_en": "ten thousand students"}, 1e4, "34,000 students"),
+        ({"value": 430, "unit_zh": "万人", "unit_en": "10,000 persons"}, 1e4, "4.3 million persons"),
+        ({"value": 3.4, "unit_zh": "万", "unit_en": "10,000 university graduates"}, 1e4, "34,000 university graduates"),
+        ({"value": 50, "unit_zh": "万个", "unit_en": "ten thousand jobs"}, 1e4, "500,000 jobs"),
+        ({"value": 1000, "unit_zh": "万元", "unit_en": "10,000 yuan"}, 1e4, "10 million yuan"),
+        ({"value": 100, "unit_zh": "平方公里", "unit_en": "square kilometres"}, 1e6, "100 square kilometres"),
         ({"value": 18000, "unit_zh": "人", "unit_en": "people"}, 1, "18,000 people"),
         ({"value": 10, "unit_zh": "%", "unit_en": "percent"}, 1, "10%"),
-        ({"value": 1, "value_max": 2, "unit_zh": "个", "unit_en": "parks"}, 1, "1–2 parks"),
-        ({"value": 10, "unit_zh": "位", "unit_en": "rank", "base_unit": "rank"}, 1, "top 10"),
+        ({"value": 1, "value_max": 2, "unit_zh": "个", "unit_en": "parks"}, 1, "1 and 2 parks"),
+        ({"value": 50, "unit_zh": "位", "unit_en": "rank", "base_unit": "rank"}, 1, "top 50"),
+        ({"value": 1, "unit_zh": "位", "unit_en": "rank", "base_unit": "rank"}, 1, "first place"),
     ],
 )
 def test_english_amount_reads_as_english_prose(fields, factor, expected):

@@ -7,11 +7,13 @@ never disagree.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..numerals import format_number
 
-SCALE_WORDS = ("ten thousand ", "100 million ", "hundred million ", "thousand ", "million ", "billion ")
+# the scale a unit carries in English ("10,000 graduates", "100 million yuan"): the amount absorbs it
+SCALE_WORDS = re.compile(r"^(?:10,000|10000|ten thousand|100 million|hundred million|100,000,000)\s+", re.IGNORECASE)
 
 
 def group_digits(value: float) -> str:
@@ -32,26 +34,21 @@ def english_number(value: float) -> str:
 
 
 def english_amount(target: dict[str, Any], factor: float | None) -> str:
-    """The figure of a stated target in English: "300 billion yuan", "45 patents", "10%", "1–2 parks"."""
+    """The figure of a stated target in English: "300 billion yuan", "45 patents", "10%", "1 and 2 parks"."""
     value, high = target.get("value"), target.get("value_max")
     unit_zh, unit_en = target.get("unit_zh") or "", target.get("unit_en") or ""
     if value is None:
         return ""
     if unit_zh == "%":
-        return f"{format_number(value)}–{format_number(high)}%" if high is not None else f"{format_number(value)}%"
+        return f"{format_number(value)} and {format_number(high)}%" if high is not None else f"{format_number(value)}%"
     if target.get("base_unit") == "rank":
-        return f"top {format_number(value)}"
-    scale = factor if factor and factor != 1 else 1
-    words = unit_en
-    for prefix in SCALE_WORDS:
-        if scale != 1 and unit_en.lower().startswith(prefix):
-            words = unit_en[len(prefix) :]
-            break
-    else:
-        scale = 1
+        return "first place" if value == 1 and high is None else f"top {format_number(high or value)}"
+    scale, words = 1.0, unit_en
+    if factor and factor != 1 and SCALE_WORDS.match(unit_en):
+        scale, words = factor, SCALE_WORDS.sub("", unit_en)
     low_text = english_number(value * scale)
     if high is not None:
-        return f"{low_text}–{english_number(high * scale)} {words}".strip()
+        return f"{low_text} and {english_number(high * scale)} {words}".strip()
     return f"{low_text} {words}".strip()
 
 

@@ -358,7 +358,9 @@ def site_routes(datasette) -> list[Route]:
             "A file of a release in `dist/releases/<version>/`",
         ),
         Route(
-            r"^/-/lang$", switch_language, "Language toggle: `?to=en` (or `zh`) `&next=<path>` sets the cookie and goes back"
+            r"^/-/lang$",
+            switch_language,
+            "Language toggle: `?to=en` (or `zh`) `&next=<path>` sets the cookie and goes back",
         ),
     ]
     return found
