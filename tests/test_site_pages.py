@@ -411,3 +411,60 @@ def test_markup_in_records_is_text_in_the_policy_reader(hostile_portal: Portal):
         policy_id = conn.execute("select policy_id from targets where id = 'hostile-target'").fetchone()[0]
     body = hostile_portal.get(f"/policies/{policy_id}?lang=en").text
     assert "<script>alert" not in body and "&lt;script&gt;alert(" in body
+
+
+@pytest.fixture(scope="module")
+def portal_with_releases(tmp_path_factory, built_db: Path):
+    """A portal whose project root has dist/releases/ with one release, the `latest` link and a staging folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import free_port, wait_until_up
+    from kechuang.metadata import write_datasette_metadata
+    from kechuang.project import Project
+    from kechuang.serve import datasette_arguments
+
+    root = tmp_path_factory.mktemp("root")
+    for name in ("schemas", "site", "plugins", "datasets", "metadata.yml", "pyproject.toml"):
+        (root / name).symlink_to(ROOT / name)
+    releases = root / "dist" / "releases"
+    (releases / "2026.11.0").mkdir(parents=True)
+    shutil.copy(built_db, releases / "2026.11.0" / "kechuang.db")
+    (releases / "2026.11.0" / "kechuang-2026.11.0.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    (releases / "latest").symlink_to("2026.11.0", target_is_directory=True)
+    (releases / ".2026.11.1.staging").mkdir()
+    (releases / ".2026.11.1.staging" / "kechuang.db").write_bytes(b"half written")
+    project = Project(root=root, datasets=root / "datasets", schemas=root / "schemas")
+    port = free_port()
+    metadata = write_datasette_metadata(project, root / "dist" / "metadata.json")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datasette", *datasette_arguments(project, built_db, metadata, "127.0.0.1", port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KECHUANG_ROOT": str(root)},
+    )
+    served = Portal(f"http://127.0.0.1:{port}", process, built_db)
+    wait_until_up(served.base_url + "/-/versions.json", process)
+    yield served
+    served.stop()
+
+
+def test_downloads_lists_and_serves_each_release_file(portal_with_releases: Portal):
+    body = portal_with_releases.get("/downloads").text
+    assert 'href="/releases/2026.11.0/kechuang.db"' in body
+    assert 'href="/releases/2026.11.0/kechuang-2026.11.0.zip"' in body
+    assert "/releases/latest/" not in body and "staging" not in body
+    zipped = portal_with_releases.get("/releases/2026.11.0/kechuang-2026.11.0.zip")
+    assert zipped.status_code == 200 and zipped.content.startswith(b"PK\x05\x06")
+    assert "attachment" in zipped.headers["content-disposition"]
+    assert portal_with_releases.get("/releases/latest/kechuang.db").status_code == 200
+    for path in (
+        "/releases/2026.11.0/nope.csv",
+        "/releases/.2026.11.1.staging/kechuang.db",
+        "/releases/2026.11.0/..%2F..%2F..%2Fpyproject.toml",
+        "/releases/..%2Fdatasets/policies.csv",
+    ):
+        assert portal_with_releases.get(path).status_code == 404, path
