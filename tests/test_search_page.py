@@ -68,6 +68,19 @@ def test_query_text_is_escaped_in_the_page(portal, q):
     assert "</mark><b>" not in response.text
 
 
+def test_page_cache_follows_the_readers_language(portal):
+    """The site's chrome around the results is in the reader's language, so the ETag differs by language."""
+    english = portal.get("/-/search", params={"q": "人才"}, headers={"Accept-Language": "en"})
+    chinese = portal.get("/-/search", params={"q": "人才"}, headers={"Accept-Language": "zh-CN"})
+    assert english.status_code == chinese.status_code == 200
+    assert english.headers["etag"] != chinese.headers["etag"]
+    assert "accept-language" in english.headers["vary"].lower() and "cookie" in english.headers["vary"].lower()
+    again = portal.get(
+        "/-/search", params={"q": "人才"}, headers={"Accept-Language": "en", "If-None-Match": english.headers["etag"]}
+    )
+    assert again.status_code == 304
+
+
 def test_page_without_query_is_a_form(portal):
     response = portal.get("/-/search")
     assert response.status_code == 200

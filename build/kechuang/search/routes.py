@@ -16,6 +16,7 @@ from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
 from .. import web
+from ..site.routes import HTML, VARY, request_language
 from .index import compiled_schemas
 from .rank import MATCH_CAP
 from .service import SearchIndex, SearchResult, load_search_index, run_search
@@ -200,7 +201,8 @@ async def search_page(datasette, request) -> Response:
     except SearchUnavailable as missing:
         page["error"] = str(missing)
         body = await datasette.render_template("search.html", page, request=request)
-        return Response.html(body, status=503, headers={**web.common_headers(release), "Cache-Control": "no-store"})
+        headers = {**web.common_headers(release), "Cache-Control": "no-store", "Vary": VARY}
+        return Response(body, status=503, headers=headers, content_type=HTML)
     page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
     status = 200
     if page["q"].strip():
@@ -220,5 +222,7 @@ async def search_page(datasette, request) -> Response:
                 query += [("limit", params.limit), ("offset", params.offset + params.limit)]
                 page["next_url"] = datasette.urls.path("/-/search?" + urlencode(query))
     body = await datasette.render_template("search.html", page, request=request)
-    headers = {"Cache-Control": "no-store"} if status != 200 else None
-    return web.cached_response(request, body, "text/html; charset=utf-8", release, status=status, headers=headers)
+    # The results are bilingual; the site's header and footer around them follow the reader's language.
+    headers = {"Vary": VARY, **({"Cache-Control": "no-store"} if status != 200 else {})}
+    lang = request_language(request)
+    return web.cached_response(request, body, HTML, release, variant=lang, status=status, headers=headers)
