@@ -14,8 +14,9 @@ import opencc
 import pytest
 from sqlite_utils import Database
 
-from kechuang.search.index import RECORDS, compiled_schemas, searchable_tables
+from kechuang.search.index import RECORDS
 from kechuang.search.normalize import pinyin
+from kechuang.search.records import compiled_schemas, searchable_tables
 
 RESULT_KEYS = {"type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "score"}
 MARK = re.compile(r"</?mark>")

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from kechuang.search.index import FTS_COLUMNS
 from kechuang.search.normalize import analyse, fold, pinyin_tokens, query_runs, stem
 from kechuang.search.query import Lexicon, parse_query
+from kechuang.search.service import load_search_index, run_search
 
 TOKEN = re.compile(r"^[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+$")  # no ASCII punctuation, space or control
 
@@ -139,3 +140,22 @@ def test_glossary_terms_expand_across_languages(query, alternative):
 
 def test_punctuation_alone_is_an_empty_query():
     assert parse_query("“”（）……*^-", LEXICON).is_empty
+
+
+@pytest.fixture(scope="module")
+def real_index(built_db):
+    conn = sqlite3.connect(built_db)
+    yield conn, load_search_index(conn)
+    conn.close()
+
+
+@given(st.lists(st.one_of(FTS_SYNTAX, st.text(max_size=6), st.sampled_from(["人才", "光谷", "guanggu", "technology"])), max_size=20).map("".join))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_query_runs_on_the_real_index(real_index, text):
+    """Parsing, every boost query, ranking and snippets on the real database: no input raises."""
+    conn, index = real_index
+    result = run_search(conn, text, index, limit=5, html_titles=True)
+    assert result.total >= len(result.results)
+    for row in result.results:
+        for key in ("snippet_zh", "snippet_en", "title_zh_html", "title_en_html"):
+            assert "<" not in row[key].replace("<mark>", "").replace("</mark>", ""), row[key]

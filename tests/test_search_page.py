@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from kechuang.search.index import RECORDS, TERMS, shard_names
+from kechuang.search.index import RECORDS, shard_names
+from kechuang.search.terms import TERMS
 
 
 class Sections(HTMLParser):

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from kechuang.search.index import SearchRecord
+from kechuang.search.records import SearchRecord
 
 _ZH_SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 _EN_SENTENCE = re.compile(r"[^.;!?]+[.;!?]?")

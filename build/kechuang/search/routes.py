@@ -17,8 +17,8 @@ from datasette.utils.asgi import Response
 
 from .. import web
 from ..site.routes import HTML, VARY, request_language
-from .index import compiled_schemas
 from .rank import MATCH_CAP
+from .records import compiled_schemas
 from .service import SearchIndex, SearchResult, load_search_index, run_search
 
 API_PATH = r"^/api/v1/search$"

@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .index import RECORDS, TERMS, shard_names
+from .index import RECORDS, shard_names
 from .query import Lexicon, ParsedQuery, parse_query
 from .rank import rank_matches
 from .snippets import Needles, best_snippet, highlight
+from .terms import load_lexicon
 
 
 @dataclass
@@ -33,12 +34,6 @@ class SearchIndex:
     lexicon: Lexicon
     shards: list[str]
     types: list[str]
-
-
-def load_lexicon(conn: sqlite3.Connection) -> Lexicon:
-    """The names and glossary terms used to expand queries across languages and from pinyin."""
-    rows = conn.execute(f"select record, lang, form, key, tokens from [{TERMS}]").fetchall()
-    return Lexicon.from_rows(rows)
 
 
 def searchable_types(conn: sqlite3.Connection) -> list[str]:
