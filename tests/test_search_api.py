@@ -282,3 +282,10 @@ def test_http_conventions(portal):
     assert options.headers["access-control-allow-origin"] == "*"
     post = httpx.post(url, params={"q": "人才"})
     assert post.status_code == 405 and post.json()["error"]["status"] == 405
+
+
+def test_search_tables_are_hidden_from_the_table_list(portal):
+    """The index is plumbing: Datasette's database page lists the curated tables, not the search tables."""
+    tables = portal.get("/kechuang.json").json()["tables"]
+    search_tables = [t for t in tables if t["name"].startswith("search_")]
+    assert search_tables and all(t["hidden"] for t in search_tables)
