@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -15,6 +19,9 @@ from datasette.utils.asgi import Response
 
 DATABASE = "kechuang"
 CACHE_SECONDS = 300
+ALLOWED_METHODS = "GET, HEAD, OPTIONS"
+MAX_QUERY_FIELDS = 64
+log = logging.getLogger("kechuang.web")
 _release_cache: dict[int, dict[str, str]] = {}
 
 
@@ -53,7 +60,8 @@ def common_headers(release: dict[str, str] | None) -> dict[str, str]:
 
 def not_modified(request, etag: str) -> bool:
     wanted = request.headers.get("if-none-match", "")
-    return etag in {tag.strip() for tag in wanted.split(",")} or wanted.strip() == "*"
+    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+    return etag in tags or wanted.strip() == "*"
 
 
 def cached_response(
@@ -77,6 +85,8 @@ def cached_response(
     if status == 200 and not_modified(request, etag):
         return Response("", status=304, headers=all_headers, content_type=content_type)
     if request.method == "HEAD":
+        size = len(body.encode() if isinstance(body, str) else body)
+        all_headers["Content-Length"] = str(size)
         body = ""
     return Response(body, status=status, headers=all_headers, content_type=content_type)
 
@@ -90,12 +100,15 @@ def json_response(request, payload: Any, release: dict[str, str], **kwargs) -> R
 
 
 ERROR_CODES = {
+    304: "not_modified",
     400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
     413: "payload_too_large",
     414: "uri_too_long",
+    500: "internal_error",
+    503: "unavailable",
 }
 
 
@@ -117,5 +130,138 @@ def error_response(
     }
     headers = {**common_headers(release), "Cache-Control": "no-store"}
     if status == 405:
-        headers["Allow"] = "GET, HEAD, OPTIONS"
+        headers["Allow"] = ALLOWED_METHODS
     return Response(json_body(payload), status=status, headers=headers, content_type="application/json; charset=utf-8")
+
+
+class HttpError(Exception):
+    """A request we refuse, with the status and the parameter at fault; rendered by `error_response`."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+def query_params(request, known: set[str] | frozenset[str] | None = None) -> dict[str, str]:
+    """The query string as a dict, or HttpError 400: not UTF-8, too many fields, a name given twice,
+    or (when `known` is given) a name the route does not take."""
+    try:
+        text = request.query_string.encode("latin-1").decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_QUERY_FIELDS)
+    except UnicodeError:
+        raise HttpError(400, "The query string is not valid UTF-8.") from None
+    except ValueError:
+        raise HttpError(400, f"The query string has more than {MAX_QUERY_FIELDS} parameters.") from None
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        if known is not None and name not in known:
+            allowed = ", ".join(sorted(known)) or "none"
+            raise HttpError(400, f"Unknown parameter {name!r}. This endpoint takes: {allowed}.", param=name)
+        if name in params:
+            raise HttpError(400, f"{name!r} is given more than once; separate several values with commas.", name)
+        params[name] = value
+    return params
+
+
+_MEDIA_RANGE = re.compile(r"^\s*([^\s;/]+)/([^\s;/]+)\s*(?:;(.*))?$")
+
+
+def negotiate(accept: str | None, offered: list[str]) -> str | None:
+    """The media type of `offered` the Accept header prefers (the first offered on a tie), or None
+    when it accepts none of them. Each offer takes the q of the most specific range that matches it."""
+    if not accept or not accept.strip():
+        return offered[0]
+    ranges: list[tuple[str, str, float]] = []
+    for part in accept.split(","):
+        match = _MEDIA_RANGE.match(part)
+        if not match:
+            continue
+        q = 1.0
+        for param in (match.group(3) or "").split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    q = 0.0
+        ranges.append((match.group(1).lower(), match.group(2).lower(), q))
+    best, best_q = None, 0.0
+    for media in offered:
+        kind, sub = media.split("/")
+        quality, specificity = 0.0, -1
+        for r_kind, r_sub, q in ranges:
+            level = 2 if (r_kind, r_sub) == (kind, sub) else 1 if (r_kind, r_sub) == (kind, "*") else 0
+            if (level or (r_kind, r_sub) == ("*", "*")) and level > specificity:
+                quality, specificity = q, level
+        if quality > best_q:
+            best, best_q = media, quality
+    return best
+
+
+def preflight_response(request) -> Response:
+    """The answer to a CORS preflight (OPTIONS): any origin may GET, with the headers it asks for."""
+    asked = request.headers.get("access-control-request-headers", "")
+    allowed = ", ".join(h.strip() for h in asked.split(",") if re.fullmatch(r"[A-Za-z0-9-]{1,64}", h.strip()))
+    headers = {
+        **common_headers(None),
+        "Access-Control-Allow-Methods": ALLOWED_METHODS,
+        "Access-Control-Allow-Headers": allowed or "Accept, If-None-Match",
+        "Access-Control-Max-Age": "86400",
+        "Allow": ALLOWED_METHODS,
+        "Cache-Control": f"public, max-age={CACHE_SECONDS}",
+    }
+    return Response("", status=204, headers=headers, content_type="text/plain")
+
+
+View = Callable[..., Awaitable[Response]]
+
+
+def guarded(view: View) -> View:
+    """Wrap a route we own: methods other than GET/HEAD/OPTIONS get 405, OPTIONS the CORS preflight,
+    an HttpError its JSON error, and anything unexpected is logged and still answered in JSON."""
+
+    async def route(request, datasette) -> Response:
+        if request.method == "OPTIONS":
+            return preflight_response(request)
+        if request.method not in ("GET", "HEAD"):
+            return error_response(405, f"{request.method} is not allowed here; use GET or HEAD.")
+        try:
+            return await view(request, datasette)
+        except HttpError as error:
+            return error_response(error.status, error.message, error.param, error.code)
+        except Exception:
+            log.exception("unexpected error answering %s", request.path)
+            return error_response(500, "An unexpected error occurred; it has been logged.", code="internal_error")
+
+    route.__name__ = view.__name__
+    route.__doc__ = view.__doc__
+    return route
+
+
+class ResponseCache:
+    """Finished response bodies by request, for a database that never changes while it is served."""
+
+    def __init__(self, max_bytes: int = 64 * 2**20):
+        self.max_bytes = max_bytes
+        self.size = 0
+        self.entries: OrderedDict[Any, tuple[bytes, str, dict[str, str]]] = OrderedDict()
+
+    def get(self, key: Any) -> tuple[bytes, str, dict[str, str]] | None:
+        entry = self.entries.get(key)
+        if entry is not None:
+            self.entries.move_to_end(key)
+        return entry
+
+    def put(self, key: Any, body: bytes, content_type: str, headers: dict[str, str]) -> None:
+        if len(body) > self.max_bytes // 8:
+            return
+        if key in self.entries:
+            self.size -= len(self.entries.pop(key)[0])
+        self.entries[key] = (body, content_type, headers)
+        self.size += len(body)
+        while self.size > self.max_bytes:
+            _, (old, _, _) = self.entries.popitem(last=False)
+            self.size -= len(old)
