@@ -168,7 +168,9 @@ def _columns(schema: TableSchema) -> tuple[Column, ...]:
         )
         for f in schema.fields
     ]
-    built = [Column(c.name, c.type, c.description, c.description_zh, derived=True) for c in derived_columns(schema.name)]
+    built = [
+        Column(c.name, c.type, c.description, c.description_zh, derived=True) for c in derived_columns(schema.name)
+    ]
     return tuple(own + built)
 
 
@@ -233,7 +235,9 @@ def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -
         add(f)
 
     # Through a link table of this collection: measures?agency=…&role=lead, agencies?measure=…
-    for link in (lk for lk in links if lk.own_column and schemas[lk.table].foreign_key_for(lk.own_column).table == name):
+    for link in (
+        lk for lk in links if lk.own_column and schemas[lk.table].foreign_key_for(lk.own_column).table == name
+    ):
         route = Route(link.table, link.own_column, schema.primary_key[0])
         other = schemas[link.other_table]
         add(
@@ -261,7 +265,9 @@ def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -
                     )
                 )
         embeds.append(
-            Embed(link.other_table, "many", link.other_table, route, link, f"{other.title} linked through {link.table}.")
+            Embed(
+                link.other_table, "many", link.other_table, route, link, f"{other.title} linked through {link.table}."
+            )
         )
 
     # One hop along a foreign key: the referenced record, its x_filter foreign keys and link tables.

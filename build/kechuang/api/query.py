@@ -7,7 +7,6 @@ from the schemas), never from the request.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +21,7 @@ MAX_VALUES = 100
 MAX_VALUE_LENGTH = 200
 MAX_TEXT_LENGTH = 200
 MAX_SAFE_INTEGER = 2**53 - 1
+MAX_NUMBER = 1e18
 CONTROL_PARAMS = ("q", "sort", "limit", "cursor", "fields", "format")
 FORMATS = ("json", "csv")
 
@@ -62,9 +62,7 @@ class ListQuery:
         wanted = list(dict.fromkeys([*self.fields, c.key, self.sort]))
         select = ", ".join(f't."{name}"' for name in wanted)
         where, params = self.where()
-        sql = (
-            f'select {select} from "{c.name}" as t{where} order by {order_by(self.sort, c.key, self.descending)} limit ?'
-        )
+        sql = f'select {select} from "{c.name}" as t{where} order by {order_by(self.sort, c.key, self.descending)} limit ?'
         return sql, [*params, self.limit + 1]
 
     def count_sql(self) -> tuple[str, list[Any]]:
@@ -73,21 +71,19 @@ class ListQuery:
 
 
 def parse_integer(raw: str, param: str) -> int:
-    text = raw.strip()
-    if not _INTEGER.fullmatch(text) or abs(int(text)) > MAX_SAFE_INTEGER:
-        raise HttpError(400, f"{param} must be a whole number (digits 0-9), not {raw[:40]!r}.", param)
-    return int(text)
+    if not _INTEGER.fullmatch(raw) or abs(int(raw)) > MAX_SAFE_INTEGER:
+        raise HttpError(400, f"{param} must be a whole number (digits 0-9, at most 2^53), not {raw[:40]!r}.", param)
+    return int(raw)
 
 
 def parse_number(raw: str, param: str) -> float:
-    text = raw.strip()
-    if len(text) > 40 or not _NUMBER.fullmatch(text) or not math.isfinite(number := float(text)):
-        raise HttpError(400, f"{param} must be a number such as 3000 or 20.3, not {raw[:40]!r}.", param)
+    if len(raw) > 40 or not _NUMBER.fullmatch(raw) or not abs(number := float(raw)) <= MAX_NUMBER:
+        raise HttpError(400, f"{param} must be a number such as 3000 or 20.3 (at most 1e18), not {raw[:40]!r}.", param)
     return number
 
 
 def parse_date(raw: str, param: str) -> str:
-    text = raw.strip()
+    text = raw
     try:
         if not _DATE.fullmatch(text):
             raise ValueError(text)
@@ -107,7 +103,7 @@ def _typed(f: Filter, raw: str) -> Any:
 
 
 def split_list(raw: str, param: str) -> list[str]:
-    values = [v.strip() for v in raw.split(",")]
+    values = raw.split(",")
     if any(not v for v in values):
         raise HttpError(400, f"{param} has an empty value; separate values with single commas.", param)
     if len(values) > MAX_VALUES:
@@ -132,10 +128,9 @@ def _condition(f: Filter, raw: str, alias: str) -> tuple[str, list[Any]]:
                     raise HttpError(400, f"{f.name} must be one of {', '.join(f.enum)}; {v!r} is not.", f.name)
         return f"{column} in ({', '.join('?' for _ in values)})", values
     if f.kind == "bool":
-        flag = raw.strip().lower()
-        if flag not in ("true", "false"):
+        if raw not in ("true", "false"):
             raise HttpError(400, f"{f.name} must be true or false, not {raw[:40]!r}.", f.name)
-        return f"{column} = ?", [int(flag == "true")]
+        return f"{column} = ?", [int(raw == "true")]
     if f.kind == "text":
         if len(raw) > MAX_TEXT_LENGTH:
             raise HttpError(400, f"q is at most {MAX_TEXT_LENGTH} characters long.", "q")
@@ -151,7 +146,9 @@ def parse_sort(collection: Collection, raw: str) -> tuple[str, bool]:
     name = raw[1:] if descending else raw
     if name not in collection.sortable:
         raise HttpError(
-            400, f"sort must be one of {', '.join(collection.sortable)} (with - for descending), not {raw[:60]!r}.", "sort"
+            400,
+            f"sort must be one of {', '.join(collection.sortable)} (with - for descending), not {raw[:60]!r}.",
+            "sort",
         )
     return name, descending
 
@@ -169,10 +166,8 @@ def parse_list_query(collection: Collection, params: dict[str, str]) -> ListQuer
     query = ListQuery(collection, fields=tuple(c.name for c in collection.columns), sort=collection.key)
     routed: dict[Route, list[tuple[str, list[Any]]]] = {}
     for name, raw in params.items():
-        if raw.strip() == "" and name != "q":
-            continue  # an empty form field means "not given"
         if name == "sort":
-            query.sort, query.descending = parse_sort(collection, raw.strip())
+            query.sort, query.descending = parse_sort(collection, raw)
         elif name == "limit":
             limit = parse_integer(raw, "limit")
             if not 1 <= limit <= MAX_LIMIT:
@@ -181,9 +176,9 @@ def parse_list_query(collection: Collection, params: dict[str, str]) -> ListQuer
         elif name == "fields":
             query.fields = parse_fields(collection, raw)
         elif name == "format":
-            if raw.strip() not in FORMATS:
+            if raw not in FORMATS:
                 raise HttpError(400, f"format must be one of {', '.join(FORMATS)}.", "format")
-            query.format = raw.strip()
+            query.format = raw
         elif name == "cursor":
             continue  # decoded once the sort is known
         else:
@@ -203,8 +198,8 @@ def parse_list_query(collection: Collection, params: dict[str, str]) -> ListQuer
                 f" and {' and '.join(sqls)})"
             )
         query.params += values
-    if params.get("cursor", "").strip():
-        query.after = decode_cursor(params["cursor"].strip(), query.sort, query.descending)
+    if "cursor" in params:
+        query.after = decode_cursor(params["cursor"], query.sort, query.descending)
     return query
 
 

@@ -19,7 +19,9 @@ from .. import web
 from ..web import HttpError
 from .collections import COLLECTION_NAMES, PREFIX, Catalog, catalog_from_json, json_value
 from .csv_export import write_csv
+from .docs import render_docs
 from .items import fetch_item
+from .openapi import openapi_document
 from .pagination import Position, encode_cursor
 from .query import ListQuery, known_params, parse_list_query
 
@@ -36,8 +38,15 @@ class ApiState:
     catalog: Catalog
     release: dict[str, str]
     totals: dict[str, int]
+    examples: dict[str, str]
     cache: web.ResponseCache = field(default_factory=web.ResponseCache)
-    spec: dict[str, Any] | None = None
+    _spec: dict[str, Any] | None = None
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        if self._spec is None:
+            self._spec = openapi_document(self.catalog, self.release, self.examples)
+        return self._spec
 
 
 _states: dict[int, ApiState] = {}
@@ -50,10 +59,13 @@ async def api_state(datasette) -> ApiState:
         release = await web.data_release(datasette)
         rows = await db.execute("select value from _meta where key = 'schemas'")
         catalog = catalog_from_json(rows.first()["value"])
-        totals = {}
-        for name in catalog.collections:
-            totals[name] = (await db.execute(f'select count(*) from "{name}"')).first()[0]
-        _states[key] = ApiState(catalog, release, totals)
+        totals, examples = {}, {}
+        for name, collection in catalog.collections.items():
+            first = (await db.execute(f'select count(*), min("{collection.key}") from "{name}"')).first()
+            totals[name] = first[0]
+            if first[1] is not None:
+                examples[name] = first[1]
+        _states[key] = ApiState(catalog, release, totals, examples)
     return _states[key]
 
 
@@ -133,30 +145,24 @@ async def index_view(request, datasette) -> Response:
 
 async def openapi_view(request, datasette) -> Response:
     """GET /api/v1/openapi.json: the OpenAPI 3.1 document, generated from the schemas."""
-    from .openapi import openapi_document
-
     params = web.query_params(request, frozenset())
     state = await api_state(datasette)
     media = _accept(request, [JSON])
     key = _cache_key(request, params, media)
     if cached := _respond(request, state, key, media):
         return cached
-    spec = openapi_document(state.catalog, state.release)
-    return _store(request, state, key, media, web.json_body(spec), "application/json; charset=utf-8")
+    return _store(request, state, key, media, web.json_body(state.spec), "application/json; charset=utf-8")
 
 
 async def docs_view(request, datasette) -> Response:
     """GET /api/v1/docs: the human-readable reference, rendered from the OpenAPI document."""
-    from .docs import render_docs
-    from .openapi import openapi_document
-
     params = web.query_params(request, frozenset())
     state = await api_state(datasette)
     media = _accept(request, [HTML])
     key = _cache_key(request, params, media)
     if cached := _respond(request, state, key, media):
         return cached
-    page = render_docs(openapi_document(state.catalog, state.release), state.catalog)
+    page = render_docs(state.spec)
     return _store(request, state, key, media, page, "text/html; charset=utf-8")
 
 
@@ -164,7 +170,9 @@ def _collection(state: ApiState, name: str):
     collection = state.catalog.collections.get(name)
     if collection is None:
         raise HttpError(
-            404, f"There is no collection {name[:60]!r}; the collections are {', '.join(COLLECTION_NAMES)}.", "collection"
+            404,
+            f"There is no collection {name[:60]!r}; the collections are {', '.join(COLLECTION_NAMES)}.",
+            "collection",
         )
     return collection
 
@@ -187,7 +195,7 @@ def _page(conn: sqlite3.Connection, query: ListQuery) -> tuple[list[dict[str, An
 def _next_url(collection_path: str, params: dict[str, str], following: Position | None) -> str | None:
     if following is None:
         return None
-    kept = {k: v for k, v in params.items() if k != "cursor" and v.strip()}
+    kept = {k: v for k, v in params.items() if k != "cursor"}
     kept["cursor"] = encode_cursor(following)
     return f"{collection_path}?{urlencode(kept)}"
 
@@ -198,10 +206,7 @@ async def collection_view(request, datasette) -> Response:
     collection = _collection(state, request.url_vars["collection"])
     params = web.query_params(request, known_params(collection))
     query = parse_list_query(collection, params)
-    if query.format:
-        media = CSV if query.format == "csv" else JSON
-    else:
-        media = _accept(request, [JSON, CSV])
+    media = {"csv": CSV, "json": JSON}.get(query.format or "") or _accept(request, [JSON, CSV])
     key = _cache_key(request, params, media)
     if cached := _respond(request, state, key, media):
         return cached
