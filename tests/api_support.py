@@ -1,0 +1,95 @@
+"""Helpers the API tests share: the database as the truth, pages followed to the end, spec validation."""
+
+from __future__ import annotations
+
+import copy
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from conftest import Portal
+
+API = "/api/v1"
+
+
+def db_rows(db: Path, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+    conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in conn.execute(sql, params)]
+    finally:
+        conn.close()
+
+
+def db_ids(db: Path, sql: str, params: tuple | list = ()) -> list[str]:
+    return [next(iter(r.values())) for r in db_rows(db, sql, params)]
+
+
+def all_pages(portal: Portal, url: str, max_pages: int = 500) -> tuple[list[dict[str, Any]], int]:
+    """Every item of a listing, following `next`; and the number of pages it took."""
+    items: list[dict[str, Any]] = []
+    pages = 0
+    while url:
+        response = portal.get(url)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        items += body["items"]
+        url = body["next"]
+        pages += 1
+        assert pages <= max_pages, "pagination does not end"
+    return items, pages
+
+
+def strict(schema: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a JSON Schema in which no object may carry a property the schema does not name."""
+    out = copy.deepcopy(schema)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "properties" in node and "additionalProperties" not in node:
+                node["additionalProperties"] = False
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(out)
+    return out
+
+
+class SpecValidator:
+    """Validates responses against the operation, status and media type the OpenAPI document gives them."""
+
+    def __init__(self, spec: dict[str, Any]):
+        self.spec = spec
+        self.components = strict(spec["components"])
+
+    def operation(self, path: str) -> tuple[str, dict[str, Any]]:
+        """The spec path template and operation that `path` (without query) matches."""
+        if path in self.spec["paths"]:
+            return path, self.spec["paths"][path]["get"]
+        head, _, _ = path.rpartition("/")
+        template = head + "/{id}"
+        assert template in self.spec["paths"], f"{path} is not in the OpenAPI document"
+        return template, self.spec["paths"][template]["get"]
+
+    def validate(self, url: str, response) -> None:
+        path = url.split("?", 1)[0]
+        _template, operation = self.operation(path)
+        status = str(response.status_code)
+        assert status in operation["responses"], f"{url}: status {status} is not documented"
+        documented = operation["responses"][status]
+        for name, header in documented.get("headers", {}).items():
+            if header.get("required"):
+                assert name.lower() in response.headers, f"{url}: header {name} missing"
+        content = documented.get("content")
+        if not content:
+            assert response.content == b"", f"{url}: {status} must have no body"
+            return
+        media = response.headers["content-type"].split(";")[0].strip()
+        assert media in content, f"{url}: {media} is not documented for {status}"
+        if media == "application/json":
+            schema = {**strict(content[media]["schema"]), "components": self.components}
+            jsonschema.Draft202012Validator(schema).validate(response.json())
