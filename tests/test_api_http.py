@@ -217,3 +217,26 @@ def catalog_params(project) -> dict[str, list[str]]:
 
     catalog = build_catalog(load_schemas(project.schemas))
     return {name: [*c.filter_map, *CONTROL_PARAMS] for name, c in catalog.collections.items()}
+
+
+def test_a_replayed_response_is_the_response(portal):
+    """The second identical request is answered from the finished-response cache: same status, headers, body."""
+    url = f"{API}/jurisdictions?sort=-name_en&limit=4&fields=id,name_en"
+    first, second = portal.get(url), portal.get(url)
+    assert first.status_code == second.status_code == 200
+    assert first.content == second.content
+    same = ("etag", "content-type", "cache-control", "vary", "x-data-release", "access-control-allow-origin", "link")
+    for name in same:
+        assert first.headers.get(name) == second.headers.get(name), name
+    assert int(second.headers["content-length"]) == len(second.content)
+    assert portal.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    head = httpx.head(portal.base_url + url, timeout=30)
+    assert head.content == b"" and head.headers["etag"] == first.headers["etag"]
+
+
+def test_requests_with_credentials_keep_datasettes_privacy_rules(portal):
+    url = f"{API}/jurisdictions?limit=2"
+    portal.get(url)
+    with_cookie = portal.get(url, headers={"Cookie": "ds_actor=someone"})
+    assert with_cookie.status_code == 200
+    assert with_cookie.headers["cache-control"] == "private, no-store"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -41,6 +42,16 @@ async def data_release(datasette) -> dict[str, str]:
     return _release_cache[key]
 
 
+def configure_access_log() -> None:
+    """Keep uvicorn's per-request access log only when KECHUANG_ACCESS_LOG=1.
+
+    Formatting one INFO line per request costs about as much as answering a cached API request
+    (tests/benchmarks/bench_api.py measures both); a proxy in front keeps the access log anyway.
+    """
+    if os.environ.get("KECHUANG_ACCESS_LOG") != "1":
+        logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
 def etag_for(release: str, request, variant: str = "") -> str:
     """A strong ETag: the data release plus everything in the request that shapes the response."""
     query = sorted(parse_qsl(request.query_string, keep_blank_values=True))
@@ -59,9 +70,28 @@ def common_headers(release: dict[str, str] | None) -> dict[str, str]:
 
 
 def not_modified(request, etag: str) -> bool:
-    wanted = request.headers.get("if-none-match", "")
-    tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
-    return etag in tags or wanted.strip() == "*"
+    return etag_matches(request.headers.get("if-none-match", ""), etag)
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match semantics (weak comparison, as RFC 9110 asks for GET): any listed tag, or `*`."""
+    tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
+    return etag in tags or if_none_match.strip() == "*"
+
+
+def cacheable_headers(
+    release: dict[str, str], etag: str, content_type: str, extra: dict[str, str] | None = None
+) -> dict[str, str]:
+    """The headers of every cacheable 200 (and its 304): CORS, release, ETag, Cache-Control, Vary."""
+    return {
+        **common_headers(release),
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={CACHE_SECONDS}",
+        # Datasette adds Cookie and Authorization to Vary; saying so here keeps every path identical.
+        "Vary": "Accept, Accept-Encoding, Cookie, Authorization",
+        **(extra or {}),
+        "content-type": content_type,
+    }
 
 
 def cached_response(
@@ -75,13 +105,8 @@ def cached_response(
 ) -> Response:
     """A cacheable response: ETag + Cache-Control, 304 on a matching If-None-Match, no body for HEAD."""
     etag = etag_for(release["version"], request, variant)
-    all_headers = {
-        **common_headers(release),
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={CACHE_SECONDS}",
-        "Vary": "Accept, Accept-Encoding",
-        **(headers or {}),
-    }
+    all_headers = cacheable_headers(release, etag, content_type, headers)
+    del all_headers["content-type"]
     if status == 200 and not_modified(request, etag):
         return Response("", status=304, headers=all_headers, content_type=content_type)
     if request.method == "HEAD":
@@ -242,26 +267,28 @@ def guarded(view: View) -> View:
 
 
 class ResponseCache:
-    """Finished response bodies by request, for a database that never changes while it is served."""
+    """Finished responses by request, for a database that never changes while it is served.
+    Least recently used entries go first once the bodies pass `max_bytes`."""
 
     def __init__(self, max_bytes: int = 64 * 2**20):
         self.max_bytes = max_bytes
         self.size = 0
-        self.entries: OrderedDict[Any, tuple[bytes, str, dict[str, str]]] = OrderedDict()
+        self.entries: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
 
-    def get(self, key: Any) -> tuple[bytes, str, dict[str, str]] | None:
+    def get(self, key: Any) -> Any:
         entry = self.entries.get(key)
-        if entry is not None:
-            self.entries.move_to_end(key)
-        return entry
+        if entry is None:
+            return None
+        self.entries.move_to_end(key)
+        return entry[0]
 
-    def put(self, key: Any, body: bytes, content_type: str, headers: dict[str, str]) -> None:
-        if len(body) > self.max_bytes // 8:
+    def put(self, key: Any, value: Any, size: int) -> None:
+        if size > self.max_bytes // 8:
             return
         if key in self.entries:
-            self.size -= len(self.entries.pop(key)[0])
-        self.entries[key] = (body, content_type, headers)
-        self.size += len(body)
+            self.size -= self.entries.pop(key)[1]
+        self.entries[key] = (value, size)
+        self.size += size
         while self.size > self.max_bytes:
-            _, (old, _, _) = self.entries.popitem(last=False)
-            self.size -= len(old)
+            _, (_old, old_size) = self.entries.popitem(last=False)
+            self.size -= old_size
