@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from kechuang.compile import build_database
 from kechuang.metadata import write_datasette_metadata
 from kechuang.project import Project

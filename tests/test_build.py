@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+
 from kechuang.compile import build_database, index_columns
 from kechuang.derived import SQL_TYPES
 from kechuang.problems import ValidationFailed

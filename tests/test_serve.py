@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from kechuang.project import Project
 from kechuang.schemas import load_schemas
 

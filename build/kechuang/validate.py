@@ -114,8 +114,11 @@ def _row_of(error: dict) -> int:
     return int(rows[0])
 
 
-def check_tables(project: Project, schemas: dict[str, TableSchema]) -> list[Problem]:
-    """Frictionless checks (types, constraints, keys across tables), after file-level checks."""
+def check_tables(project: Project, schemas: dict[str, TableSchema]) -> tuple[list[Problem], set[str]]:
+    """Frictionless checks (types, constraints, keys across tables), after file-level checks.
+
+    Returns the problems and the names of the tables whose files could be read.
+    """
     problems: list[Problem] = []
     healthy: dict[str, Path] = {}
     for name in schemas:
@@ -142,7 +145,7 @@ def check_tables(project: Project, schemas: dict[str, TableSchema]) -> list[Prob
             Resource(path=path.name, name=name, schema=Schema.from_descriptor(descriptor), encoding="utf-8")
         )
     if not resources:
-        return problems
+        return problems, set(healthy)
     report = Package(resources=resources, basepath=str(project.datasets)).validate(limit_errors=100_000)
     for error in report.errors:
         problems.append(Problem(project.display(project.datasets), 0, "", error.message))
@@ -153,13 +156,12 @@ def check_tables(project: Project, schemas: dict[str, TableSchema]) -> list[Prob
             descriptor = error.to_descriptor()
             field, why = _describe(descriptor, schema)
             problems.append(Problem(shown, _row_of(descriptor), field, why))
-    return problems
+    return problems, set(healthy)
 
 
 def validate_datasets(project: Project) -> list[Problem]:
     """Every problem in the project's datasets, sorted by file and line; empty when all is well."""
     schemas = load_schemas(project.schemas)
-    problems = check_tables(project, schemas)
-    broken_files = {p.file for p in problems if p.row <= 1}
-    problems.extend(check_rules(project, schemas, skip_files=broken_files))
+    problems, readable = check_tables(project, schemas)
+    problems.extend(check_rules(project, {name: schemas[name] for name in readable}))
     return sorted(set(problems))
