@@ -7,10 +7,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
+
 from conftest import Portal
 
 API = "/api/v1"
+_clients: dict[str, httpx.Client] = {}
+
+
+def get(portal: Portal, url: str, **kwargs) -> httpx.Response:
+    """GET over a kept-alive connection per portal: the API tests make thousands of requests."""
+    client = _clients.get(portal.base_url)
+    if client is None:
+        client = _clients[portal.base_url] = httpx.Client(base_url=portal.base_url, timeout=30)
+    return client.get(url, **kwargs)
 
 
 def db_rows(db: Path, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
@@ -31,7 +42,7 @@ def all_pages(portal: Portal, url: str, max_pages: int = 500) -> tuple[list[dict
     items: list[dict[str, Any]] = []
     pages = 0
     while url:
-        response = portal.get(url)
+        response = get(portal, url)
         assert response.status_code == 200, response.text
         body = response.json()
         items += body["items"]

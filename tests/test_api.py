@@ -11,7 +11,8 @@ import io
 from urllib.parse import quote
 
 import pytest
-from api_support import API, all_pages, db_ids, db_rows
+from api_support import API, all_pages, db_ids, db_rows, get
+
 from kechuang.api.collections import COLLECTION_NAMES, Catalog, build_catalog
 from kechuang.schemas import load_schemas
 
@@ -33,21 +34,21 @@ def listing(served, collection: str, query: str = "") -> list[dict]:
 
 
 def test_index_lists_every_collection_with_its_count_and_the_release(served):
-    response = served.get(f"{API}/")
+    response = get(served, f"{API}/")
     assert response.status_code == 200
     body = response.json()
     assert [c["name"] for c in body["collections"]] == list(COLLECTION_NAMES)
     for entry in body["collections"]:
         assert entry["count"] == db_rows(served.db, f"select count(*) as n from {entry['name']}")[0]["n"]
-        assert served.get(entry["url"]).status_code == 200
+        assert get(served, entry["url"]).status_code == 200
     meta = {r["key"]: r["value"] for r in db_rows(served.db, "select key, value from _meta")}
     assert response.headers["x-data-release"] == body["release"]["version"]
     if meta.get("release_version"):
         assert body["release"] == {"version": meta["release_version"], "date": meta["release_date"]}
     else:
         assert body["release"]["date"] == meta["built_at"][:10]
-    assert served.get(body["links"]["openapi"]).json()["openapi"].startswith("3.1")
-    assert served.get(f"{API}").json() == body
+    assert get(served, body["links"]["openapi"]).json()["openapi"].startswith("3.1")
+    assert get(served, f"{API}").json() == body
 
 
 def _expected_order(rows: list[dict], column: str, descending: bool) -> list[str]:
@@ -124,7 +125,7 @@ def test_q_finds_text_in_any_chinese_or_english_field(served, catalog, name):
 
 
 def test_fields_selects_fields_in_the_order_given(served):
-    body = served.get(f"{API}/policies?fields=title_en,id&limit=2").json()
+    body = get(served, f"{API}/policies?fields=title_en,id&limit=2").json()
     assert body["items"], "policies are curated"
     for item in body["items"]:
         assert list(item) == ["title_en", "id", "url"]
@@ -132,16 +133,16 @@ def test_fields_selects_fields_in_the_order_given(served):
 
 def test_every_record_has_every_field_of_its_collection(served, catalog):
     for name, collection in catalog.collections.items():
-        for item in served.get(f"{API}/{name}?limit=5").json()["items"]:
+        for item in get(served, f"{API}/{name}?limit=5").json()["items"]:
             assert list(item) == [c.name for c in collection.columns] + ["url"]
 
 
 @pytest.mark.parametrize("name", COLLECTION_NAMES)
 def test_csv_is_the_same_page_as_json(served, catalog, name):
     collection = catalog.collections[name]
-    json_page = served.get(f"{API}/{name}?limit=500").json()
-    by_format = served.get(f"{API}/{name}?limit=500&format=csv")
-    by_accept = served.get(f"{API}/{name}?limit=500", headers={"Accept": "text/csv"})
+    json_page = get(served, f"{API}/{name}?limit=500").json()
+    by_format = get(served, f"{API}/{name}?limit=500&format=csv")
+    by_accept = get(served, f"{API}/{name}?limit=500", headers={"Accept": "text/csv"})
     assert by_format.headers["content-type"].startswith("text/csv")
     assert by_format.content == by_accept.content
     rows = list(csv.reader(io.StringIO(by_format.text)))
@@ -165,7 +166,7 @@ def test_csv_is_the_same_page_as_json(served, catalog, name):
 def test_csv_cells_that_start_like_formulas_are_neutralised(sample_portal, catalog):
     risky = 0
     for name in COLLECTION_NAMES:
-        text = sample_portal.get(f"{API}/{name}?limit=500&format=csv").text
+        text = get(sample_portal, f"{API}/{name}?limit=500&format=csv").text
         for row in csv.reader(io.StringIO(text)):
             for cell in row:
                 assert cell[:1] not in ("=", "+", "@", "\t", "\r") or cell == "", cell
@@ -175,28 +176,28 @@ def test_csv_cells_that_start_like_formulas_are_neutralised(sample_portal, catal
 
 
 def test_cursor_pages_survive_other_parameters_and_reject_tampering(sample_portal):
-    first = sample_portal.get(f"{API}/targets?limit=1&sort=-value&fields=id,value").json()
+    first = get(sample_portal, f"{API}/targets?limit=1&sort=-value&fields=id,value").json()
     next_url = first["next"]
     assert next_url and "cursor=" in next_url
-    assert sample_portal.get(next_url).status_code == 200
+    assert get(sample_portal, next_url).status_code == 200
     cursor = next_url.split("cursor=")[1]
-    other_sort = sample_portal.get(f"{API}/targets?limit=1&sort=value&cursor={cursor}")
+    other_sort = get(sample_portal, f"{API}/targets?limit=1&sort=value&cursor={cursor}")
     assert other_sort.status_code == 400 and other_sort.json()["error"]["param"] == "cursor"
     flipped = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
-    tampered = sample_portal.get(f"{API}/targets?limit=1&sort=-value&cursor={flipped}")
+    tampered = get(sample_portal, f"{API}/targets?limit=1&sort=-value&cursor={flipped}")
     assert tampered.status_code == 400 and tampered.json()["error"]["param"] == "cursor"
 
 
 def test_limit_caps_the_page_and_next_is_null_on_the_last(served):
     n = db_rows(served.db, "select count(*) as n from indicators")[0]["n"]
-    body = served.get(f"{API}/indicators?limit=500").json()
+    body = get(served, f"{API}/indicators?limit=500").json()
     assert len(body["items"]) == n == body["count"] and body["next"] is None
-    default = served.get(f"{API}/indicators").json()
+    default = get(served, f"{API}/indicators").json()
     assert default["limit"] == 50 and len(default["items"]) == min(n, 50)
 
 
 def test_count_is_the_total_matching_not_the_page(served):
     rows = db_ids(served.db, "select id from jurisdictions where level = 'district'")
-    body = served.get(f"{API}/jurisdictions?level=district&limit=1").json()
+    body = get(served, f"{API}/jurisdictions?level=district&limit=1").json()
     assert body["count"] == len(rows)
     assert len(body["items"]) == min(1, len(rows))

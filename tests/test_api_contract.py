@@ -15,13 +15,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from api_support import API, SpecValidator, db_ids
+from api_support import API, SpecValidator, db_ids, get
+from openapi_spec_validator import validate
+
 from conftest import ROOT
 from kechuang.api.collections import COLLECTION_NAMES, build_catalog
 from kechuang.api.openapi import openapi_document
 from kechuang.project import Project
 from kechuang.schemas import load_schemas
-from openapi_spec_validator import validate
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "api_v1_shape.json"
 UPDATE = os.environ.get("KECHUANG_UPDATE_SNAPSHOTS") == "1"
@@ -104,7 +105,7 @@ def served(request):
 
 
 def test_served_document_is_valid_openapi_3_1_and_the_one_generated_from_the_schemas(served):
-    spec = served.get(f"{API}/openapi.json").json()
+    spec = get(served, f"{API}/openapi.json").json()
     validate(spec)
     assert spec["openapi"] == "3.1.0"
     comparable = copy.deepcopy(spec)
@@ -147,22 +148,22 @@ def requests_to_check(served) -> list[tuple[str, dict[str, str]]]:
         ]
         for record_id in db_ids(served.db, f"select id from {name} order by id limit 30"):
             out.append((f"{base}/{quote(record_id, safe='')}", {}))
-        first = served.get(f"{base}?limit=1").json()
+        first = get(served, f"{base}?limit=1").json()
         if first["next"]:
             out.append((first["next"], {}))
     return out
 
 
 def test_every_response_conforms_to_the_document(served):
-    validator = SpecValidator(served.get(f"{API}/openapi.json").json())
+    validator = SpecValidator(get(served, f"{API}/openapi.json").json())
     checked = 0
     for url, headers in requests_to_check(served):
-        response = served.get(url, headers=headers)
+        response = get(served, url, headers=headers)
         assert response.status_code < 500, url
         validator.validate(url, response)
         etag = response.headers.get("etag")
         if etag:
-            not_modified = served.get(url, headers={**headers, "If-None-Match": etag})
+            not_modified = get(served, url, headers={**headers, "If-None-Match": etag})
             validator.validate(url, not_modified)
         checked += 1
     assert checked > 80

@@ -14,14 +14,15 @@ fixture loader does not work with pytest 9.
 from __future__ import annotations
 
 import schemathesis
+from schemathesis.checks import CHECKS
+from schemathesis.config import SchemathesisConfig
+
 from conftest import API_SAMPLE
 from kechuang.api.collections import build_catalog
 from kechuang.api.openapi import openapi_document
 from kechuang.project import Project
 from kechuang.schemas import load_schemas
 from kechuang.tables import read_raw_rows
-from schemathesis.checks import CHECKS
-from schemathesis.config import SchemathesisConfig
 
 MAX_EXAMPLES = 30
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from api_support import API
+from api_support import API, get
 
 ERROR_KEYS = {"status", "code", "message", "param"}
 
@@ -26,48 +26,48 @@ ROUTES = [f"{API}/", f"{API}/targets", f"{API}/jurisdictions/wuhan", f"{API}/ope
 
 @pytest.mark.parametrize("path", ROUTES)
 def test_responses_carry_cache_and_release_headers(portal, path):
-    response = portal.get(path)
+    response = get(portal, path)
     assert response.status_code == 200
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.headers["cache-control"].startswith("public, max-age=")
-    assert response.headers["x-data-release"] == portal.get(f"{API}/").json()["release"]["version"]
+    assert response.headers["x-data-release"] == get(portal, f"{API}/").json()["release"]["version"]
     etag = response.headers["etag"]
     assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
 
 
 @pytest.mark.parametrize("path", ROUTES)
 def test_if_none_match_gets_304_without_a_body(portal, path):
-    first = portal.get(path)
+    first = get(portal, path)
     etag = first.headers["etag"]
-    assert portal.get(path).headers["etag"] == etag  # stable
+    assert get(portal, path).headers["etag"] == etag  # stable
     for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
-        again = portal.get(path, headers={"If-None-Match": sent})
+        again = get(portal, path, headers={"If-None-Match": sent})
         assert again.status_code == 304, sent
         assert again.content == b""
         assert again.headers["etag"] == etag
         assert again.headers["access-control-allow-origin"] == "*"
-    assert portal.get(path, headers={"If-None-Match": '"stale"'}).status_code == 200
+    assert get(portal, path, headers={"If-None-Match": '"stale"'}).status_code == 200
 
 
 def test_etag_depends_on_the_request_not_on_parameter_order(portal):
-    a = portal.get(f"{API}/indicators?limit=2&sort=-id").headers["etag"]
-    b = portal.get(f"{API}/indicators?sort=-id&limit=2").headers["etag"]
-    c = portal.get(f"{API}/indicators?sort=-id&limit=3").headers["etag"]
-    csv_tag = portal.get(f"{API}/indicators?sort=-id&limit=2", headers={"Accept": "text/csv"}).headers["etag"]
+    a = get(portal, f"{API}/indicators?limit=2&sort=-id").headers["etag"]
+    b = get(portal, f"{API}/indicators?sort=-id&limit=2").headers["etag"]
+    c = get(portal, f"{API}/indicators?sort=-id&limit=3").headers["etag"]
+    csv_tag = get(portal, f"{API}/indicators?sort=-id&limit=2", headers={"Accept": "text/csv"}).headers["etag"]
     assert a == b
     assert len({a, c, csv_tag}) == 3
 
 
 @pytest.mark.parametrize("path", [*ROUTES, f"{API}/targets?status=bogus", f"{API}/nowhere"])
 def test_head_is_get_without_the_body(portal, path):
-    get = portal.get(path)
+    full = get(portal, path)
     head = httpx.head(portal.base_url + path, timeout=30)
-    assert head.status_code == get.status_code
+    assert head.status_code == full.status_code
     assert head.content == b""
     for name in ("etag", "content-type", "cache-control", "access-control-allow-origin", "x-data-release"):
-        assert head.headers.get(name) == get.headers.get(name), name
-    if get.status_code == 200:
-        assert int(head.headers["content-length"]) == len(get.content)
+        assert head.headers.get(name) == full.headers.get(name), name
+    if full.status_code == 200:
+        assert int(head.headers["content-length"]) == len(full.content)
 
 
 def test_cors_preflight_allows_any_origin_to_get(portal):
@@ -88,7 +88,7 @@ def test_cors_preflight_allows_any_origin_to_get(portal):
         "OPTIONS",
     }
     assert "if-none-match" in response.headers["access-control-allow-headers"].lower()
-    assert "etag" in portal.get(f"{API}/").headers["access-control-expose-headers"].lower()
+    assert "etag" in get(portal, f"{API}/").headers["access-control-expose-headers"].lower()
 
 
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
@@ -117,7 +117,7 @@ def test_other_methods_get_405_with_allow(portal, method, path):
     ],
 )
 def test_content_negotiation(portal, path, accept, status, media):
-    response = portal.get(path, headers={"Accept": accept})
+    response = get(portal, path, headers={"Accept": accept})
     if status == 406:
         assert_error(response, 406)
     else:
@@ -127,9 +127,9 @@ def test_content_negotiation(portal, path, accept, status, media):
 
 
 def test_format_parameter_wins_over_accept(portal):
-    response = portal.get(f"{API}/targets?format=csv", headers={"Accept": "application/json"})
+    response = get(portal, f"{API}/targets?format=csv", headers={"Accept": "application/json"})
     assert response.headers["content-type"].startswith("text/csv")
-    response = portal.get(f"{API}/targets?format=json", headers={"Accept": "text/csv"})
+    response = get(portal, f"{API}/targets?format=json", headers={"Accept": "text/csv"})
     assert response.headers["content-type"].startswith("application/json")
 
 
@@ -138,7 +138,7 @@ def test_format_parameter_wins_over_accept(portal):
     [f"{API}/nope", f"{API}/targets/no-such-target", f"{API}/jurisdictions/wuhan/extra", f"{API}/policies/%FF%FE"],
 )
 def test_unknown_things_are_404_json(portal, path):
-    assert_error(portal.get(path), 404)
+    assert_error(get(portal, path), 404)
 
 
 BAD_REQUESTS = [
@@ -174,13 +174,13 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("query", "param"), BAD_REQUESTS)
 def test_bad_parameters_are_400_naming_the_parameter(portal, query, param):
-    assert_error(portal.get(f"{API}/{query}"), 400, param)
+    assert_error(get(portal, f"{API}/{query}"), 400, param)
 
 
 def test_query_strings_that_are_not_utf8_or_too_long_are_400(portal):
-    assert_error(portal.get(f"{API}/targets?q=%FF%FE"), 400)
+    assert_error(get(portal, f"{API}/targets?q=%FF%FE"), 400)
     many = "&".join(f"p{i}=1" for i in range(70))
-    assert_error(portal.get(f"{API}/targets?{many}"), 400)
+    assert_error(get(portal, f"{API}/targets?{many}"), 400)
 
 
 HOSTILE = [
@@ -222,21 +222,21 @@ def catalog_params(project) -> dict[str, list[str]]:
 def test_a_replayed_response_is_the_response(portal):
     """The second identical request is answered from the finished-response cache: same status, headers, body."""
     url = f"{API}/jurisdictions?sort=-name_en&limit=4&fields=id,name_en"
-    first, second = portal.get(url), portal.get(url)
+    first, second = get(portal, url), get(portal, url)
     assert first.status_code == second.status_code == 200
     assert first.content == second.content
     same = ("etag", "content-type", "cache-control", "vary", "x-data-release", "access-control-allow-origin", "link")
     for name in same:
         assert first.headers.get(name) == second.headers.get(name), name
     assert int(second.headers["content-length"]) == len(second.content)
-    assert portal.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert get(portal, url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
     head = httpx.head(portal.base_url + url, timeout=30)
     assert head.content == b"" and head.headers["etag"] == first.headers["etag"]
 
 
 def test_requests_with_credentials_keep_datasettes_privacy_rules(portal):
     url = f"{API}/jurisdictions?limit=2"
-    portal.get(url)
-    with_cookie = portal.get(url, headers={"Cookie": "ds_actor=someone"})
+    get(portal, url)
+    with_cookie = get(portal, url, headers={"Cookie": "ds_actor=someone"})
     assert with_cookie.status_code == 200
     assert with_cookie.headers["cache-control"] == "private, no-store"

@@ -9,7 +9,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from api_support import API, all_pages, db_ids, db_rows
+from api_support import API, all_pages, db_ids, db_rows, get
+
 from kechuang.api.collections import COLLECTION_NAMES
 
 
@@ -19,7 +20,7 @@ def served(request):
 
 
 def item(served, collection: str, record_id: str) -> dict:
-    response = served.get(f"{API}/{collection}/{quote(record_id, safe='')}")
+    response = get(served, f"{API}/{collection}/{quote(record_id, safe='')}")
     assert response.status_code == 200, response.text
     return response.json()["item"]
 
@@ -171,5 +172,5 @@ def test_every_related_count_matches_the_listing_it_links_to(served, collection)
     for record_id in db_ids(served.db, f"select id from {collection} order by id limit 25"):
         got = item(served, collection, record_id)
         for key, entry in got["related"].items():
-            body = served.get(entry["url"]).json()
+            body = get(served, entry["url"]).json()
             assert body["count"] == entry["count"], (record_id, key)
