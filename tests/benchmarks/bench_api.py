@@ -180,7 +180,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, help="datasets folder (default: the project's)")
     parser.add_argument("--sample", action="store_true", help="use tests/data/api_sample in place of its tables")
-    parser.add_argument("--rows", type=int, default=200, help="pad targets to at least this many rows")
+    parser.add_argument("--rows", type=int, default=101, help="pad targets to at least this many rows (default: two pages)")
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)

@@ -198,7 +198,7 @@ def _value_filters(columns: tuple[Column, ...], schema: TableSchema, route: Rout
         fk = schema.foreign_key_for(c.name)
         if (c.name in schema.primary_key and len(schema.primary_key) == 1) or not is_quantity(c):
             continue
-        if fk or c.enum:
+        if fk or c.enum or (c.type == "string" and c.name in flagged):
             what = f"ids of {fk.table}" if fk else "values"
             out.append(
                 Filter(
