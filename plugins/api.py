@@ -1,6 +1,7 @@
 """Datasette adapter for the public JSON API v1; the API itself lives in `kechuang.api`."""
 
 from datasette import hookimpl
+
 from kechuang import web
 from kechuang.api import api_fast_path, api_routes
 
