@@ -1,15 +1,16 @@
 """Benchmark: /api/v1/targets?limit=50 against Datasette's own table JSON and a static-file ceiling.
 
-Run by hand, never by pytest (the file name does not match test_*.py and the folder is ignored):
+Run by hand, never by pytest (pytest collects only test_*.py files):
 
-    .venv/bin/python tests/benchmarks/bench_api.py [--datasets DIR] [--sample] [--rows 200]
+    .venv/bin/python tests/benchmarks/bench_api.py [--datasets DIR] [--sample] [--rows 101]
         [--duration 10] [--connections 16] [--rounds 3] [--readme]
 
 In one run, on loopback, it builds the database, serves it with the portal's own Datasette
 command line, and serves the exact bytes of the API response as a static file with Debian's
 nginx (one worker, like Datasette's one process) on a free port with a temporary config. wrk
-(Debian package `wrk`) measures requests per second and the 99th-percentile latency of each of
-the three, round-robin for `--rounds` rounds; the table reports medians and the ratios that the
+(Debian package `wrk`) measures requests per second and the 99th-percentile latency of
+each, round-robin for `--rounds` rounds (plus, for reference, the same bytes from a bare ASGI app under
+uvicorn: the ceiling of any Python server); the table reports medians and the ratios that the
 goal is stated in. When the curated data has fewer than `--rows` targets, copies of them (ids
 suffixed `-bench-N`) are added to the benchmark's own database so that a page really has 50
 records; the table says so. `--readme` writes the table into README.md's Performance section.
@@ -98,7 +99,9 @@ def start_nginx(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
     (root / "www").mkdir(parents=True)
     (root / "www" / "targets.json").write_bytes(body)
     port = free_port()
-    temp = "".join(f"  {kind}_temp_path {root}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "".join(
+        f"  {kind}_temp_path {root}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     (root / "nginx.conf").write_text(
         f"""worker_processes 1;
 daemon off;
@@ -126,6 +129,50 @@ http {{
     return process, port
 
 
+ASGI_APP = """
+BODY = open(__file__.replace("bare_asgi.py", "body.json"), "rb").read()
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
+"""
+
+
+def start_bare_asgi(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
+    """The same bytes from a minimal ASGI app under uvicorn, as Datasette runs it: Python's own ceiling."""
+    folder = work / "bare"
+    folder.mkdir()
+    (folder / "body.json").write_bytes(body)
+    (folder / "bare_asgi.py").write_text(ASGI_APP)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_asgi:app",
+            "--app-dir",
+            str(folder),
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", timeout=20)
+    except TimeoutError:
+        process.terminate()
+        raise
+    return process, port
+
+
 def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
     """(requests per second, p99 latency in ms) as wrk measures them."""
     out = subprocess.run(
@@ -141,24 +188,31 @@ def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
 
 
 def table(results: dict[str, list[tuple[float, float]]], sizes: dict[str, int], note: str, args) -> str:
-    median = {name: (statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs)) for name, runs in results.items()}
+    median = {
+        name: (statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs))
+        for name, runs in results.items()
+    }
     api_rps = median["api"][0]
     labels = {
         "api": f"`{API_PATH}` (our API)",
         "datasette": f"`{DATASETTE_PATH}` (Datasette)",
         "nginx": "same bytes as a static file (nginx)",
+        "bare": "same bytes from a bare ASGI app on uvicorn",
     }
     lines = [
-        "| endpoint | requests/s | p99 latency | body | API speed relative |",
+        "| endpoint | requests/s | p99 latency | body | our API's requests/s ÷ this |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name in ("api", "datasette", "nginx"):
+    for name in ("api", "datasette", "nginx", "bare"):
         rps, p99 = median[name]
         lines.append(f"| {labels[name]} | {rps:,.0f} | {p99:.1f} ms | {sizes[name]:,} B | {api_rps / rps:.2f}× |")
     lines.append("")
     lines.append(
         f"Medians of {args.rounds} rounds of wrk ({args.connections} connections, {args.duration} s each, one thread) "
-        f"on loopback, {os.cpu_count()} cores shared by servers and load generator. {note} "
+        f"on loopback, {os.cpu_count()} cores shared by the servers and the load generator "
+        f"(load average {args.load:.1f} when the run started: other work on the machine makes the numbers noisy, "
+        "the ratios come from the same rounds). "
+        f"{note} The bare ASGI app is the ceiling of any Python server under uvicorn. "
         f"Goal: API ≥ 1× Datasette (measured {api_rps / median['datasette'][0]:.1f}×) and within 3× of nginx "
         f"(measured {median['nginx'][0] / api_rps:.1f}× slower)."
     )
@@ -180,7 +234,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=Path, help="datasets folder (default: the project's)")
     parser.add_argument("--sample", action="store_true", help="use tests/data/api_sample in place of its tables")
-    parser.add_argument("--rows", type=int, default=101, help="pad targets to at least this many rows (default: two pages)")
+    parser.add_argument(
+        "--rows", type=int, default=101, help="pad targets to at least this many rows (default: two pages)"
+    )
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
@@ -195,9 +251,8 @@ def main() -> None:
         db = build_database(project, work / "db" / "kechuang.db").path
         curated = sqlite3.connect(db).execute("select count(*) from targets").fetchone()[0]
         added = pad_targets(db, args.rows)
-        note = (
-            f"Database: {curated} curated targets"
-            + (f" plus {added} copies (ids suffixed -bench-N) so that a page holds 50." if added else ".")
+        note = f"Database: {curated} curated targets" + (
+            f" plus {added} copies (ids suffixed -bench-N) so that a page holds 50." if added else "."
         )
         port = free_port()
         metadata = write_datasette_metadata(project, work / "metadata.json")
@@ -207,16 +262,19 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
             env={**os.environ, "KECHUANG_ROOT": str(ROOT)},
         )
-        nginx = None
+        nginx = bare = None
+        args.load = os.getloadavg()[0]
         try:
             base = f"http://127.0.0.1:{port}"
             wait_for(base + API_PATH)
             body = httpx.get(base + API_PATH).content
             nginx, nginx_port = start_nginx(work, body)
+            bare, bare_port = start_bare_asgi(work, body)
             urls = {
                 "api": base + API_PATH,
                 "datasette": base + DATASETTE_PATH,
                 "nginx": f"http://127.0.0.1:{nginx_port}/targets.json",
+                "bare": f"http://127.0.0.1:{bare_port}/",
             }
             sizes = {name: len(httpx.get(url).content) for name, url in urls.items()}
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
@@ -231,9 +289,10 @@ def main() -> None:
         finally:
             datasette.terminate()
             datasette.wait(10)
-            if nginx is not None:
-                nginx.terminate()
-                nginx.wait(10)
+            for server in (nginx, bare):
+                if server is not None:
+                    server.terminate()
+                    server.wait(10)
     print(text)
     if args.readme:
         write_readme(text)
