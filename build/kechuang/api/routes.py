@@ -16,8 +16,10 @@ from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
 from .. import web
+from ..project import Project
+from ..schemas import load_schemas
 from ..web import HttpError
-from .collections import COLLECTION_NAMES, PREFIX, Catalog, catalog_from_json, json_value
+from .collections import COLLECTION_NAMES, PREFIX, Catalog, build_catalog, catalog_from_json, json_value
 from .csv_export import write_csv
 from .docs import render_docs
 from .fastpath import finished, raw_key
@@ -60,7 +62,11 @@ async def api_state(datasette) -> ApiState:
         db = datasette.get_database(web.DATABASE)
         release = await web.data_release(datasette)
         rows = await db.execute("select value from _meta where key = 'schemas'")
-        catalog = catalog_from_json(rows.first()["value"])
+        recorded = rows.first()
+        if recorded is not None:
+            catalog = catalog_from_json(recorded["value"])
+        else:  # a database built before the schemas were recorded in it
+            catalog = build_catalog(load_schemas(Project.locate().schemas))
         totals, examples = {}, {}
         for name, collection in catalog.collections.items():
             first = (await db.execute(f'select count(*), min("{collection.key}") from "{name}"')).first()
