@@ -34,6 +34,7 @@ COLLECTION_NAMES = (
 
 NUMERIC = ("integer", "number")
 RESERVED_KEYS = ("url", "related")  # keys the API adds to records; no column may take them
+CONTROL_PARAMS = ("q", "sort", "limit", "cursor", "fields", "format")  # no filter may take these names
 
 
 @dataclass(frozen=True)
@@ -222,139 +223,117 @@ def _value_filters(columns: tuple[Column, ...], schema: TableSchema, route: Rout
     return out
 
 
-def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -> Collection:
-    schema = schemas[name]
-    columns = _columns(schema)
-    filters: dict[str, Filter] = {}
+def _link_filter(link: Link, route: Route, description: str) -> Filter:
+    return Filter(
+        filter_name(link.other_column),
+        "in",
+        link.other_column,
+        "string",
+        description,
+        route,
+        references=link.other_table,
+    )
+
+
+def _link_extra_filters(link: Link, route: Route, only_flagged: bool) -> list[Filter]:
+    """A link's own enum columns (role) filter through the same link row as its other key."""
+    return [
+        Filter(
+            c.name,
+            "in",
+            c.name,
+            c.type,
+            f"With the link in {link.table} of this `{c.name}` (comma-separated). {c.description}",
+            route,
+            enum=c.enum,
+        )
+        for c in link.extra
+        if c.enum and (c.name in link.filterable or not only_flagged)
+    ]
+
+
+def _through_links(
+    name: str, schema: TableSchema, schemas: dict[str, TableSchema], links: list[Link]
+) -> tuple[list[Filter], list[Embed]]:
+    """Link tables of this collection: measures?agency=…&role=lead, agencies?measure=…, and the linked lists."""
+    filters: list[Filter] = []
     embeds: list[Embed] = []
-
-    def add(f: Filter) -> None:
-        filters.setdefault(f.name, f)
-
-    for f in _value_filters(columns, schema):
-        add(f)
-
-    # Through a link table of this collection: measures?agency=…&role=lead, agencies?measure=…
-    for link in (
-        lk for lk in links if lk.own_column and schemas[lk.table].foreign_key_for(lk.own_column).table == name
-    ):
+    for link in (lk for lk in links if schemas[lk.table].foreign_key_for(lk.own_column).table == name):
         route = Route(link.table, link.own_column, schema.primary_key[0])
-        other = schemas[link.other_table]
-        add(
-            Filter(
-                filter_name(link.other_column),
-                "in",
-                link.other_column,
-                "string",
-                f"Only records linked (through {link.table}) to one of these ids of {other.name} (comma-separated).",
-                route,
-                references=other.name,
-            )
+        description = (
+            f"Only records linked (through {link.table}) to one of these ids of {link.other_table} (comma-separated)."
         )
-        for c in link.extra:
-            if c.enum:
-                add(
-                    Filter(
-                        c.name,
-                        "in",
-                        c.name,
-                        c.type,
-                        f"With the link in {link.table} of this `{c.name}` (comma-separated). {c.description}",
-                        route,
-                        enum=c.enum,
-                    )
-                )
+        filters += [_link_filter(link, route, description), *_link_extra_filters(link, route, only_flagged=False)]
+        title = schemas[link.other_table].title
         embeds.append(
-            Embed(
-                link.other_table, "many", link.other_table, route, link, f"{other.title} linked through {link.table}."
-            )
+            Embed(link.other_table, "many", link.other_table, route, link, f"{title} linked through {link.table}.")
         )
+    return filters, embeds
 
-    # One hop along a foreign key: the referenced record, its x_filter foreign keys and link tables.
+
+def _through_foreign_keys(
+    name: str, schema: TableSchema, schemas: dict[str, TableSchema], links: list[Link]
+) -> tuple[list[Filter], list[Embed]]:
+    """One hop along each foreign key to a collection: the record it points at, that record's x_filter
+    foreign keys (targets?jurisdiction= through the policy) and its links whose other key is x_filter
+    (targets?agency=…&role= through the measure)."""
+    filters: list[Filter] = []
+    embeds: list[Embed] = []
     for fk in schema.foreign_keys:
         local = fk.fields[0]
         if fk.table not in COLLECTION_NAMES:
             continue
-        target = schemas[fk.table]
-        embeds.append(
-            Embed(
-                filter_name(local),
-                "one",
-                fk.table,
-                Route(fk.table, fk.columns[0], local),
-                None,
-                f"The record `{local}` points at, or null. {schema.field(local).description}",
-            )
-        )
+        route = Route(fk.table, fk.columns[0], local)
+        description = f"The record `{local}` points at, or null. {schema.field(local).description}"
+        embeds.append(Embed(filter_name(local), "one", fk.table, route, None, description))
         if fk.table == name:
             continue  # a parent of the same kind adds no new way to filter
-        route = Route(fk.table, fk.columns[0], local)
+        target = schemas[fk.table]
         for tf in target.fields:
             tfk = target.foreign_key_for(tf.name)
             if not (tf.filter and tfk) or tf.name in schema.field_names or tfk.table not in COLLECTION_NAMES:
                 continue
-            add(
+            filters.append(
                 Filter(
                     filter_name(tf.name),
                     "in",
                     tf.name,
                     tf.type,
-                    f"Only records whose {fk.table[:-1] if fk.table.endswith('s') else fk.table} has `{tf.name}` "
-                    f"in these ids of {tfk.table} (comma-separated). {tf.description}",
+                    f"Only records whose {filter_name(local)} has `{tf.name}` in these ids of {tfk.table} "
+                    f"(comma-separated). {tf.description}",
                     route,
                     references=tfk.table,
                 )
             )
-            embeds.append(
-                Embed(
-                    filter_name(tf.name),
-                    "hop",
-                    tfk.table,
-                    route,
-                    None,
-                    f"The {tfk.table[:-1] if tfk.table.endswith('s') else tfk.table} of the record's {filter_name(local)}.",
-                    tf.name,
-                )
-            )
+            description = f"The {filter_name(tf.name)} of the record's {filter_name(local)}."
+            embeds.append(Embed(filter_name(tf.name), "hop", tfk.table, route, None, description, tf.name))
         for link in (lk for lk in links if schemas[lk.table].foreign_key_for(lk.own_column).table == fk.table):
             if link.other_column not in link.filterable:
                 continue
             link_route = Route(link.table, link.own_column, local)
-            add(
-                Filter(
-                    filter_name(link.other_column),
-                    "in",
-                    link.other_column,
-                    "string",
-                    f"Only records whose {fk.table} is linked (through {link.table}) to one of these ids of "
-                    f"{link.other_table} (comma-separated).",
-                    link_route,
-                    references=link.other_table,
-                )
+            description = (
+                f"Only records whose {filter_name(local)} is linked (through {link.table}) to one of these ids of "
+                f"{link.other_table} (comma-separated)."
             )
-            for c in link.extra:
-                if c.enum and c.name in link.filterable:
-                    add(
-                        Filter(
-                            c.name,
-                            "in",
-                            c.name,
-                            c.type,
-                            f"With the link in {link.table} of this `{c.name}` (comma-separated). {c.description}",
-                            link_route,
-                            enum=c.enum,
-                        )
-                    )
-            embeds.append(
-                Embed(
-                    link.other_table,
-                    "many",
-                    link.other_table,
-                    link_route,
-                    link,
-                    f"{schemas[link.other_table].title} linked to the record's {filter_name(local)} through {link.table}.",
-                )
-            )
+            filters += [
+                _link_filter(link, link_route, description),
+                *_link_extra_filters(link, link_route, only_flagged=True),
+            ]
+            title = schemas[link.other_table].title
+            description = f"{title} linked to the record's {filter_name(local)} through {link.table}."
+            embeds.append(Embed(link.other_table, "many", link.other_table, link_route, link, description))
+    return filters, embeds
+
+
+def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -> Collection:
+    schema = schemas[name]
+    columns = _columns(schema)
+    link_filters, link_embeds = _through_links(name, schema, schemas, links)
+    hop_filters, hop_embeds = _through_foreign_keys(name, schema, schemas, links)
+    filters: dict[str, Filter] = {}
+    for f in (*_value_filters(columns, schema), *link_filters, *hop_filters):
+        filters.setdefault(f.name, f)  # the record's own column wins over one reached through another table
+    embeds = [*link_embeds, *hop_embeds]
 
     text_columns = tuple(
         c.name for c in columns if not c.derived and c.type == "string" and c.name.endswith(("_zh", "_en"))
@@ -387,8 +366,9 @@ def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -
     embed_keys = [e.key for e in embeds]
     reserved = {*embed_keys, *RESERVED_KEYS}
     clashes = {k for k in embed_keys if embed_keys.count(k) > 1} | (reserved & {c.name for c in columns})
+    clashes |= set(filters) & set(CONTROL_PARAMS)
     if clashes:
-        raise ValueError(f"{name}: embedded record names clash: {sorted(clashes)}")
+        raise ValueError(f"{name}: names clash with the API's own: {sorted(clashes)}")
     return Collection(
         name=name,
         schema=schema,

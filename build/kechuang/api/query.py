@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..web import HttpError
-from .collections import Collection, Filter, Route
+from .collections import CONTROL_PARAMS, Collection, Filter, Route
 from .pagination import Position, after_position, decode_cursor, order_by
 
 DEFAULT_LIMIT = 50
@@ -22,7 +22,6 @@ MAX_VALUE_LENGTH = 200
 MAX_TEXT_LENGTH = 200
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_NUMBER = 1e18
-CONTROL_PARAMS = ("q", "sort", "limit", "cursor", "fields", "format")
 FORMATS = ("json", "csv")
 
 _INTEGER = re.compile(r"-?[0-9]{1,16}")
