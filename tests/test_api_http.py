@@ -211,8 +211,7 @@ def test_hostile_values_never_reach_sql_or_produce_5xx(portal, catalog_params, v
 
 @pytest.fixture(scope="module")
 def catalog_params(project) -> dict[str, list[str]]:
-    from kechuang.api.collections import build_catalog
-    from kechuang.api.query import CONTROL_PARAMS
+    from kechuang.api.collections import CONTROL_PARAMS, build_catalog
     from kechuang.schemas import load_schemas
 
     catalog = build_catalog(load_schemas(project.schemas))
