@@ -2,9 +2,10 @@
 
 from datasette import hookimpl
 
+from kechuang import web
 from kechuang.search.routes import API_PATH, PAGE_PATH, search_api, search_page
 
 
 @hookimpl
 def register_routes():
-    return [(API_PATH, search_api), (PAGE_PATH, search_page)]
+    return [(API_PATH, web.guarded(search_api)), (PAGE_PATH, search_page)]

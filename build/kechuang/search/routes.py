@@ -1,8 +1,9 @@
 """The two search routes: `GET /api/v1/search` (JSON) and the page `/-/search` (HTML).
 
-Parameters are checked here and every mistake gets a 400 in the shared error shape; the search
-itself runs in Datasette's thread pool under a time limit. Headers, ETags and caching come from
-`kechuang.web`, like every route we own.
+The API follows the conventions of every /api/v1 route (`kechuang.web`): unknown or repeated
+parameters are a 400, an Accept header without JSON a 406, OPTIONS the CORS preflight, and every
+error the shared JSON shape. The page is lenient (it ignores parameters it does not know) and shows
+mistakes in the page. The search runs in Datasette's thread pool under a time limit.
 """
 
 from __future__ import annotations
@@ -23,24 +24,14 @@ from .service import SearchIndex, SearchResult, load_search_index, run_search
 
 API_PATH = r"^/api/v1/search$"
 PAGE_PATH = r"^/-/search$"
+PARAMETERS = frozenset({"q", "type", "limit", "offset"})
 MAX_QUERY_CHARS = 1000
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_OFFSET = MATCH_CAP  # no match beyond the cap is ranked
 PAGE_LIMIT = 60
 TIME_LIMIT_MS = 2000
-
-
-class BadRequest(Exception):
-    """A request parameter the person must correct."""
-
-    def __init__(self, message: str, param: str | None, code: str = "bad_request"):
-        super().__init__(message)
-        self.message, self.param, self.code = message, param, code
-
-
-class SearchUnavailable(Exception):
-    """The served database was built without the search tables."""
+JSON = "application/json"
 
 
 @dataclass
@@ -59,6 +50,7 @@ _contexts: dict[tuple[int, str], SearchContext] = {}
 
 
 async def search_context(datasette, release: dict[str, str]) -> SearchContext:
+    """The index of the served database; HttpError 503 when it was built without one."""
     key = (id(datasette), release["built_at"])
     if key not in _contexts:
         db = datasette.get_database(web.DATABASE)
@@ -73,22 +65,21 @@ async def search_context(datasette, release: dict[str, str]) -> SearchContext:
         try:
             _contexts[key] = await db.execute_fn(load)
         except sqlite3.OperationalError as error:
-            raise SearchUnavailable(
-                f"this database has no search index ({error}); rebuild it with `kechuang build`"
-            ) from None
+            message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
+            raise web.HttpError(503, message, code="search_unavailable") from None
     return _contexts[key]
 
 
-def _integer(request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
+def _integer(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name, "")
+    if raw == "":
         return default
     try:
         value = int(raw.strip())
     except ValueError:
-        raise BadRequest(f"{name} must be a whole number from {low} to {high}, got {raw[:40]!r}", name) from None
+        raise web.HttpError(400, f"{name} must be a whole number from {low} to {high}, got {raw[:40]!r}.", name) from None
     if not low <= value <= high:
-        raise BadRequest(f"{name} must be from {low} to {high}, got {value}", name)
+        raise web.HttpError(400, f"{name} must be from {low} to {high}, got {value}.", name)
     return value
 
 
@@ -100,28 +91,25 @@ class SearchParams:
     offset: int
 
 
-def read_params(request, context: SearchContext, default_limit: int = DEFAULT_LIMIT) -> SearchParams:
-    """The validated parameters of a search request; BadRequest says which one is wrong and why."""
-    q = request.args.get("q") or ""
+def read_params(params: dict[str, str], context: SearchContext, default_limit: int = DEFAULT_LIMIT) -> SearchParams:
+    """The validated parameters of a search; HttpError 400 says which one is wrong and why."""
+    q = params.get("q", "")
     if not q.strip():
-        raise BadRequest("q is required: the words to search for, in Chinese, English or pinyin", "q", "missing_query")
+        raise web.HttpError(400, "q is required: the words to search for, in Chinese, English or pinyin.", "q", "missing_query")
     if len(q) > MAX_QUERY_CHARS:
-        raise BadRequest(
-            f"q is {len(q)} characters long; search takes at most {MAX_QUERY_CHARS}", "q", "query_too_long"
-        )
+        message = f"q is {len(q)} characters long; search takes at most {MAX_QUERY_CHARS}."
+        raise web.HttpError(400, message, "q", "query_too_long")
     types: list[str] = []
-    for raw in request.args.getlist("type"):
-        for name in raw.split(","):
-            name = name.strip()
-            if not name:
-                continue
-            if name not in context.types:
-                raise BadRequest(
-                    f"type {name[:60]!r} is not searchable; use one of: {', '.join(context.types)}", "type"
-                )
-            types.append(name)
-    limit = _integer(request, "limit", default_limit, 1, MAX_LIMIT)
-    offset = _integer(request, "offset", 0, 0, MAX_OFFSET)
+    for name in params.get("type", "").split(","):
+        name = name.strip()
+        if not name:
+            continue
+        if name not in context.types:
+            message = f"type {name[:60]!r} is not searchable; use one or more of: {', '.join(context.types)}."
+            raise web.HttpError(400, message, "type")
+        types.append(name)
+    limit = _integer(params, "limit", default_limit, 1, MAX_LIMIT)
+    offset = _integer(params, "offset", 0, 0, MAX_OFFSET)
     return SearchParams(q, list(dict.fromkeys(types)), limit, offset)
 
 
@@ -139,39 +127,17 @@ async def execute_search(
     except sqlite3.OperationalError as error:
         if "interrupted" not in str(error):
             raise
-        raise BadRequest("this query matches too much to rank in time; add words to narrow it", "q", "query_too_broad") from None
+        raise web.HttpError(503, "The search took too long; add words to narrow it.", "q", "unavailable") from None
 
 
-def _method_response(request, release: dict[str, str]) -> Response | None:
-    """OPTIONS (CORS preflight) and unsupported methods; None for GET and HEAD."""
-    if request.method == "OPTIONS":
-        headers = {
-            **web.common_headers(release),
-            "Allow": "GET, HEAD, OPTIONS",
-            "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-            "Access-Control-Allow-Headers": "If-None-Match",
-            "Access-Control-Max-Age": "86400",
-        }
-        return Response("", status=204, headers=headers)
-    if request.method not in ("GET", "HEAD"):
-        return web.error_response(405, f"{request.method} is not supported; use GET", release=release)
-    return None
-
-
-async def search_api(datasette, request) -> Response:
+async def search_api(request, datasette) -> Response:
     """GET /api/v1/search?q=&type=&limit=&offset= → {"query", "total", "results": [...]}."""
+    params = web.query_params(request, PARAMETERS)
+    if web.negotiate(request.headers.get("accept"), [JSON]) is None:
+        raise web.HttpError(406, f"This endpoint answers with {JSON}; the Accept header does not allow it.")
     release = await web.data_release(datasette)
-    if (response := _method_response(request, release)) is not None:
-        return response
-    try:
-        context = await search_context(datasette, release)
-    except SearchUnavailable as missing:
-        return web.error_response(503, str(missing), code="search_unavailable", release=release)
-    try:
-        params = read_params(request, context)
-        found = await execute_search(datasette, context, params)
-    except BadRequest as bad:
-        return web.error_response(400, bad.message, param=bad.param, code=bad.code, release=release)
+    context = await search_context(datasette, release)
+    found = await execute_search(datasette, context, read_params(params, context))
     results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
     payload = {"query": found.query, "total": found.total, "results": results}
     return web.json_response(request, payload, release)
@@ -191,36 +157,29 @@ def group_results(results: list[dict[str, Any]], labels: dict[str, tuple[str, st
 
 async def search_page(datasette, request) -> Response:
     """The search page: a form, then the results grouped by type, each in Chinese and English."""
+    if request.method not in ("GET", "HEAD"):
+        return web.error_response(405, f"{request.method} is not allowed here; use GET.")
     release = await web.data_release(datasette)
-    if (response := _method_response(request, release)) is not None:
-        return response
-    page: dict[str, Any] = {"q": request.args.get("q") or "", "error": None, "groups": [], "total": None}
+    args = {name: request.args.get(name, "") for name in PARAMETERS if name in request.args}
+    page: dict[str, Any] = {"q": args.get("q", ""), "error": None, "groups": [], "total": None}
     page["types"], page["selected_types"] = [], []
+    status = 200
     try:
         context = await search_context(datasette, release)
-    except SearchUnavailable as missing:
-        page["error"] = str(missing)
-        body = await datasette.render_template("search.html", page, request=request)
-        headers = {**web.common_headers(release), "Cache-Control": "no-store", "Vary": VARY}
-        return Response(body, status=503, headers=headers, content_type=HTML)
-    page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
-    status = 200
-    if page["q"].strip():
-        try:
-            params = read_params(request, context, default_limit=PAGE_LIMIT)
+        page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
+        if page["q"].strip():
+            params = read_params(args, context, default_limit=PAGE_LIMIT)
             found = await execute_search(datasette, context, params, html_titles=True)
-        except BadRequest as bad:
-            page["error"], status = bad.message, 400
-        else:
             page["selected_types"] = params.types
             results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
             page["total"] = found.total
             page["groups"] = group_results(results, context.labels)
-            page["offset"] = params.offset
             if params.offset + len(found.results) < found.total:
-                query = [("q", params.q), *(("type", t) for t in params.types)]
+                query = [("q", params.q), ("type", ",".join(params.types))] if params.types else [("q", params.q)]
                 query += [("limit", params.limit), ("offset", params.offset + params.limit)]
                 page["next_url"] = datasette.urls.path("/-/search?" + urlencode(query))
+    except web.HttpError as error:
+        page["error"], status = error.message, error.status
     body = await datasette.render_template("search.html", page, request=request)
     # The results are bilingual; the site's header and footer around them follow the reader's language.
     headers = {"Vary": VARY, **({"Cache-Control": "no-store"} if status != 200 else {})}
