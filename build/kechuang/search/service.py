@@ -65,7 +65,7 @@ def present(record: dict[str, Any], score: float, needles: Needles, html_titles:
         "snippet_zh": best_snippet([record["quote_zh"], record["body_zh"], record["title_zh"]], needles, "zh"),
         "snippet_en": best_snippet([record["quote_en"], record["body_en"], record["title_en"]], needles, "en"),
         "url": record["url"],
-        "score": round(score, 6),
+        "score": float(f"{score:.6g}"),  # significant digits: a weak match is small, never 0
     }
     if html_titles:
         result["title_zh_html"] = highlight(result["title_zh"], needles)
