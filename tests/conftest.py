@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -64,9 +65,23 @@ class Portal:
                 self.process.kill()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build outputs of the run, releases included, kept out of the checkout's dist/ (also for commands run)."""
+    dist = tmp_path_factory.mktemp("dist")
+    before = os.environ.get("KECHUANG_DIST")
+    os.environ["KECHUANG_DIST"] = str(dist)
+    yield dist
+    if before is None:
+        os.environ.pop("KECHUANG_DIST", None)
+    else:
+        os.environ["KECHUANG_DIST"] = before
+
+
 @pytest.fixture(scope="session")
-def project() -> Project:
-    return Project(root=ROOT, datasets=ROOT / "datasets", schemas=ROOT / "schemas")
+def project(dist_dir: Path) -> Project:
+    """The checkout's datasets and schemas; build outputs go to the run's private dist folder."""
+    return Project(root=ROOT, datasets=ROOT / "datasets", schemas=ROOT / "schemas", dist_dir=dist_dir)
 
 
 @pytest.fixture
@@ -97,7 +112,7 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
-            env={**__import__("os").environ, "KECHUANG_ROOT": str(project.root)},
+            env={**os.environ, "KECHUANG_ROOT": str(project.root)},
         )
         portal = Portal(f"http://127.0.0.1:{port}", process, db)
         started.append(portal)

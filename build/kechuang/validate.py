@@ -15,6 +15,7 @@ from .problems import Problem
 from .project import Project
 from .rules import check_rules
 from .schemas import SLUG_PATTERN, TableSchema, frictionless_descriptor, load_schemas
+from .stability import check_stability
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _TYPE_WORDS = {
@@ -164,4 +165,5 @@ def validate_datasets(project: Project) -> list[Problem]:
     schemas = load_schemas(project.schemas)
     problems, readable = check_tables(project, schemas)
     problems.extend(check_rules(project, {name: schemas[name] for name in readable}))
+    problems.extend(check_stability(project, {name: schemas[name] for name in readable}))
     return sorted(set(problems))
