@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import socket
@@ -128,3 +129,22 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
 def portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
     """The real data served by a real Datasette, shared by the whole run."""
     return start_portal(built_db)
+
+
+def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_table(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n", restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def add_rows(datasets: Path, table: str, *rows: dict[str, str]) -> None:
+    """Append rows to datasets/<table>.csv, columns in the header's order (missing ones empty)."""
+    header, existing = read_table(datasets / f"{table}.csv")
+    write_table(datasets / f"{table}.csv", header, [*existing, *rows])

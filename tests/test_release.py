@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import dataclasses
 import datetime as dt
 import json
@@ -18,6 +17,7 @@ import pytest
 import sqlite_utils
 from datasette.app import Datasette
 
+from conftest import add_rows, read_table
 from kechuang.derived import derived_columns
 from kechuang.project import Project
 from kechuang.release.versions import Version, check_new_version, next_version, published_versions
@@ -36,24 +36,6 @@ WITHDRAWAL = {
     "reason_zh": "与另一术语重复。",
     "reason_en": "Duplicate of another term.",
 }
-
-
-def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write_table(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n", restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-
-
-def add_rows(datasets: Path, table: str, *rows: dict[str, str]) -> None:
-    header, existing = read_table(datasets / f"{table}.csv")
-    write_table(datasets / f"{table}.csv", header, [*existing, *rows])
 
 
 def release(datasets: Path, dist: Path, *args: str) -> subprocess.CompletedProcess:

@@ -212,9 +212,10 @@ class Cluster:
         raise RuntimeError(f"nginx did not listen on {self.host}:{self.port} within 30 s")
 
     def nginx_config(self) -> str:
-        servers = "\n".join(
-            f"        server unix:{self.slot_link(slot)} max_fails=2 fail_timeout=2s;" for slot in range(self.size)
-        )
+        # max_fails=0: never mark a slot down. A dead worker's socket refuses at once and nginx moves on,
+        # whereas a slot marked down would stay down after its worker was replaced, and two slots
+        # marked down together would refuse every request ("no live upstreams").
+        servers = "\n".join(f"        server unix:{self.slot_link(slot)} max_fails=0;" for slot in range(self.size))
         user = ""
         if os.geteuid() == 0:
             # nginx's workers would otherwise drop to `nobody`, who cannot enter a private run folder.
