@@ -63,9 +63,13 @@ def check_withdrawn_list(
 def check_stability(project: Project, schemas: dict[str, TableSchema]) -> list[Problem]:
     """Every id of the newest release that is gone from the datasets without being listed as withdrawn."""
     keyed = {name: s.primary_key[0] for name, s in schemas.items() if len(s.primary_key) == 1}
+    version = latest_version(project.releases)
+    withdrawn = project.table_path(WITHDRAWN_TABLE)
+    listed_any = WITHDRAWN_TABLE in schemas and withdrawn.exists() and any(True for _ in read_raw_rows(withdrawn))
+    if version is None and not listed_any:
+        return []  # nothing published and nothing listed: no id to check
     ids = {name: current_ids(project, name, key) for name, key in keyed.items()}
     problems, listed = check_withdrawn_list(project, schemas, ids)
-    version = latest_version(project.releases)
     if version is None:
         return problems
     db = project.releases / str(version) / DATABASE_FILE
