@@ -102,8 +102,21 @@ def build(datasets: Path | None, out: Path | None) -> None:
     default=None,
     help="With --workers: folder for nginx's configuration, logs, cache and sockets (default: dist/run).",
 )
+@click.option(
+    "--inspect-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Without --workers: row counts from `datasette inspect` (workers compute their own).",
+)
 def serve(
-    datasets: Path | None, host: str, port: int, db: Path | None, workers: int | None, cache: bool, run_dir: Path | None
+    datasets: Path | None,
+    host: str,
+    port: int,
+    db: Path | None,
+    workers: int | None,
+    cache: bool,
+    run_dir: Path | None,
+    inspect_file: Path | None,
 ) -> None:
     """Serve the portal with Datasette, building the database first when it is missing or stale."""
     project = Project.locate(datasets=datasets)
@@ -117,7 +130,7 @@ def serve(
         return
     from .serve import serve_portal
 
-    serve_portal(project, host=host, port=port, db=db)
+    serve_portal(project, host=host, port=port, db=db, inspect_file=inspect_file)
 
 
 @cli.command()

@@ -83,9 +83,11 @@ def prepare(project: Project, db: Path | None = None, metadata: Path | None = No
     return db, metadata
 
 
-def serve_portal(project: Project, host: str, port: int, db: Path | None = None) -> None:
+def serve_portal(
+    project: Project, host: str, port: int, db: Path | None = None, inspect_file: Path | None = None
+) -> None:
     db, metadata = prepare(project, db)
-    args = datasette_arguments(project, db, metadata, host, port)
+    args = datasette_arguments(project, db, metadata, host, port, inspect_file=inspect_file)
     click.echo(f"Serving http://{host}:{port}/")
     os.environ.setdefault("KECHUANG_ROOT", str(project.root))
     os.execv(sys.executable, [sys.executable, "-m", "datasette", *args])
