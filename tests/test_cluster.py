@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import add_rows, free_port
+from conftest import add_table_rows, free_port
 from kechuang.cluster import Cluster, find_nginx, render_template
 from kechuang.project import Project
 from kechuang.release.publish import write_release
@@ -219,7 +219,7 @@ def test_requests_keep_succeeding_while_workers_die_one_by_one(serve_workers, bu
 
 def edited_datasets(source: Path, target: Path, term_en: str) -> Path:
     shutil.copytree(source, target)
-    add_rows(target, "glossary", {"id": "zz-swap-term", "term_zh": "揭榜挂帅", "term_en": term_en})
+    add_table_rows(target, "glossary", {"id": "zz-swap-term", "term_zh": "切换测试术语", "term_en": term_en})
     return target
 
 

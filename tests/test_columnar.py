@@ -94,7 +94,7 @@ CELL_CASES: dict[str, Case] = {
     "reference to a broken id": lambda d: set_cell(d, "measures", {"id": "zz-test-goal"}, "id", "Zz-Test-Goal"),
     "duplicate id": lambda d: append_row(d / "targets.csv", good_target(d)),
     "id three times": lambda d: [append_row(d / "targets.csv", good_target(d)) for _ in range(2)],
-    "duplicate composite key": lambda d: append_row(d / "headings.csv", heading("一、")),
+    "duplicate composite key": lambda d: append_row(d / "headings.csv", heading("九十九、")),
     "composite key half empty": lambda d: append_row(d / "headings.csv", heading("")),
     "blank line": lambda d: append_line(d, "targets", ""),
     "row of empty cells": lambda d: append_line(d, "targets", "," * 18),
@@ -122,7 +122,7 @@ HEADER_CASES: dict[str, Case] = {
 def base(datasets_copy: Path) -> Path:
     append_row(datasets_copy / "measures.csv", good_measure(datasets_copy))
     append_row(datasets_copy / "targets.csv", good_target(datasets_copy))
-    append_row(datasets_copy / "headings.csv", heading("一、"))
+    append_row(datasets_copy / "headings.csv", heading("九十九、"))
     return datasets_copy
 
 

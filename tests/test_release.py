@@ -17,7 +17,7 @@ import pytest
 import sqlite_utils
 from datasette.app import Datasette
 
-from conftest import add_rows, read_table
+from conftest import add_table_rows, read_table
 from kechuang.derived import derived_columns
 from kechuang.project import Project
 from kechuang.release.versions import Version, check_new_version, next_version, published_versions
@@ -25,10 +25,10 @@ from kechuang.schemas import load_schemas
 from kechuang.web import data_release
 
 FIRST, SECOND = "2026.11.0", "2026.11.1"
-KEPT = {"id": "zz-release-test-kept", "term_zh": "揭榜挂帅", "term_en": "Open competition mechanism"}
-GONE = {"id": "zz-release-test-gone", "term_zh": "赛马制", "term_en": "Horse-race mechanism"}
-NEW = {"id": "zz-release-test-new", "term_zh": "概念验证", "term_en": "Proof of concept"}
-RENAMED_EN = "Open-competition mechanism (jiebang guashuai)"
+KEPT = {"id": "zz-release-test-kept", "term_zh": "发布测试术语甲", "term_en": "Release test term A"}
+GONE = {"id": "zz-release-test-gone", "term_zh": "发布测试术语乙", "term_en": "Release test term B"}
+NEW = {"id": "zz-release-test-new", "term_zh": "发布测试术语丙", "term_en": "Release test term C"}
+RENAMED_EN = "Release test term A (revised)"
 WITHDRAWAL = {
     "table": "glossary",
     "id": GONE["id"],
@@ -75,11 +75,11 @@ def two_releases(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     dist = base / "dist"
     first = base / "first"
     shutil.copytree(project.datasets, first)
-    add_rows(first, "glossary", KEPT, GONE)
+    add_table_rows(first, "glossary", KEPT, GONE)
     second = base / "second"
     shutil.copytree(project.datasets, second)
-    add_rows(second, "glossary", {**KEPT, "term_en": RENAMED_EN}, NEW)
-    add_rows(second, "withdrawn", WITHDRAWAL)
+    add_table_rows(second, "glossary", {**KEPT, "term_en": RENAMED_EN}, NEW)
+    add_table_rows(second, "withdrawn", WITHDRAWAL)
     done_first = release(first, dist, "--version", FIRST)
     assert done_first.returncode == 0, done_first.stdout + done_first.stderr
     done_second = release(second, dist, "--version", SECOND)
@@ -166,7 +166,7 @@ def test_package_validates_with_frictionless(two_releases: TwoReleases):
 def test_package_catches_a_tampered_csv(two_releases: TwoReleases, tmp_path: Path):
     copy = tmp_path / "copy"
     shutil.copytree(two_releases.folder, copy)
-    with (copy / "data" / "glossary.csv").open("a", encoding="utf-8") as f:
+    with (copy / "glossary.csv").open("a", encoding="utf-8") as f:
         f.write("zz-tampered,篡改,Tampered,,,,\n")
     done = subprocess.run(
         [str(Path(sys.executable).with_name("frictionless")), "validate", "datapackage.json"],
@@ -184,7 +184,7 @@ def test_one_csv_per_table_matches_the_database(two_releases: TwoReleases, proje
     descriptor = json.loads((two_releases.folder / "datapackage.json").read_text(encoding="utf-8"))
     resources = {r["name"]: r for r in descriptor["resources"]}
     for name, schema in load_schemas(project.schemas).items():
-        header, rows = read_table(two_releases.folder / "data" / f"{name}.csv")
+        header, rows = read_table(two_releases.folder / f"{name}.csv")
         built = [c.name for c in derived_columns(name)]
         assert header == [*schema.field_names, *built], name
         assert len(rows) == db[name].count, name
@@ -215,7 +215,7 @@ def test_zip_holds_the_package(two_releases: TwoReleases):
     archive = two_releases.folder / f"kechuang-{SECOND}.zip"
     with zipfile.ZipFile(archive) as z:
         names = set(z.namelist())
-        csvs = {p.relative_to(two_releases.folder).as_posix() for p in (two_releases.folder / "data").glob("*.csv")}
+        csvs = {p.name for p in two_releases.folder.glob("*.csv")}
         assert names == {"datapackage.json", "CHANGELOG.md", "changes.json", *csvs}
         for name in names:
             assert z.read(name) == (two_releases.folder / name).read_bytes(), name
@@ -261,7 +261,7 @@ def test_invalid_data_publishes_nothing(two_releases: TwoReleases, tmp_path: Pat
     shutil.copytree(two_releases.dist, dist, symlinks=True)
     broken = tmp_path / "broken"
     shutil.copytree(project.datasets, broken)
-    add_rows(broken, "glossary", {"id": "Not A Slug", "term_zh": "坏", "term_en": "Bad"})
+    add_table_rows(broken, "glossary", {"id": "Not A Slug", "term_zh": "坏", "term_en": "Bad"})
     before = sorted(p.name for p in (dist / "releases").iterdir())
     done = release(broken, dist)
     assert done.returncode == 1

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import add_rows, read_table, write_table
+from conftest import add_table_rows, read_table, write_table
 from kechuang.project import Project
 from kechuang.release.publish import write_release
 from kechuang.validate import validate_datasets
 
-TERM = {"id": "zz-stability-term", "term_zh": "揭榜挂帅", "term_en": "Open competition mechanism"}
+TERM = {"id": "zz-stability-term", "term_zh": "稳定性测试术语", "term_en": "Stability test term"}
 RELEASED = "2026.11.0"
 
 
@@ -23,7 +23,7 @@ def released(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Proj
     base = tmp_path_factory.mktemp("stability")
     datasets = base / "datasets"
     shutil.copytree(project.datasets, datasets)
-    add_rows(datasets, "glossary", TERM)
+    add_table_rows(datasets, "glossary", TERM)
     published = dataclasses.replace(project, datasets=datasets, dist_dir=base / "dist")
     write_release(published, RELEASED)
     return published
@@ -48,7 +48,7 @@ def rename_row(datasets: Path, table: str, id_: str, new_id: str) -> None:
 
 
 def withdraw(datasets: Path, table: str, id_: str) -> None:
-    add_rows(
+    add_table_rows(
         datasets,
         "withdrawn",
         {
@@ -106,7 +106,7 @@ def test_before_the_first_release_ids_may_change(project: Project, tmp_path: Pat
     datasets = tmp_path / "datasets"
     shutil.copytree(project.datasets, datasets)
     unreleased = dataclasses.replace(project, datasets=datasets, dist_dir=tmp_path / "dist")
-    add_rows(datasets, "glossary", TERM)
+    add_table_rows(datasets, "glossary", TERM)
     assert messages(unreleased) == []
     drop_row(datasets, "glossary", TERM["id"])
     assert messages(unreleased) == []

@@ -24,7 +24,6 @@ from ..numerals import format_number
 from ..project import Project
 from ..schemas import TableSchema, frictionless_descriptor
 
-DATA_FOLDER = "data"
 DESCRIPTOR_FILE = "datapackage.json"
 CHECKSUM_FILE = "SHA256SUMS"
 
@@ -111,9 +110,12 @@ def package_properties(project: Project, conn: sqlite3.Connection, version: str,
 def write_package(
     project: Project, schemas: dict[str, TableSchema], db: Path, folder: Path, version: str, date: str
 ) -> dict[str, int]:
-    """Write data/<table>.csv for every table and datapackage.json describing them; returns row counts."""
-    data = folder / DATA_FOLDER
-    data.mkdir(parents=True, exist_ok=True)
+    """Write <table>.csv for every table and datapackage.json describing them; returns row counts.
+
+    The CSVs sit beside the database at the top of the release folder, where the downloads page
+    and /releases/<version>/<file> (Datasette or nginx) find them one by one.
+    """
+    data = folder
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     counts: dict[str, int] = {}
     resources = []
@@ -127,7 +129,7 @@ def write_package(
             resources.append(
                 {
                     "name": name,
-                    "path": f"{DATA_FOLDER}/{name}.csv",
+                    "path": f"{name}.csv",
                     "profile": "tabular-data-resource",
                     "title": f"{schema.title} · {schema.title_zh}" if schema.title_zh else schema.title,
                     "description": schema.description,
@@ -156,10 +158,10 @@ def validate_package(folder: Path) -> list[str]:
     ]
 
 
-def zip_package(folder: Path, archive_name: str, extra: tuple[str, ...] = ()) -> Path:
-    """A zip of datapackage.json, the CSVs and the given extra files, paths relative to the package."""
+def zip_package(folder: Path, archive_name: str, tables: list[str], extra: tuple[str, ...] = ()) -> Path:
+    """A zip of datapackage.json, the tables' CSVs and the given extra files, paths relative to the package."""
     archive = folder / archive_name
-    members = [folder / DESCRIPTOR_FILE, *sorted((folder / DATA_FOLDER).glob("*.csv")), *(folder / e for e in extra)]
+    members = [folder / DESCRIPTOR_FILE, *(folder / f"{t}.csv" for t in tables), *(folder / e for e in extra)]
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for member in members:
             z.write(member, member.relative_to(folder).as_posix())

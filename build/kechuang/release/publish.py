@@ -82,7 +82,7 @@ def _write_into(project: Project, folder: Path, version: str, date: str) -> Rele
         json.dumps(changes_document(this, before, tables), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
     )
     (folder / CHANGELOG_FILE).write_text(render_markdown(this, before, tables), encoding="utf-8")
-    zip_package(folder, archive_name(version), extra=(CHANGELOG_FILE, CHANGES_FILE))
+    zip_package(folder, archive_name(version), list(counts), extra=(CHANGELOG_FILE, CHANGES_FILE))
     write_checksums(folder)
     return ReleaseResult(version, date, folder, str(previous) if previous else None, counts, summary(tables))
 
