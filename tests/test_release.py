@@ -236,14 +236,37 @@ def test_version_and_date_are_in_the_database_and_served(two_releases: TwoReleas
     assert release_info["date"] == meta["release_date"]
 
 
-def test_release_endpoint_reports_the_release(two_releases: TwoReleases, start_portal):
-    portal = start_portal(two_releases.folder / "kechuang.db")
-    response = portal.get("/-/release.json")
+@pytest.fixture(scope="module")
+def released_portal(two_releases: TwoReleases, start_portal):
+    """The portal serving the second release, with dist/ (hence the downloads page) of the two releases."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("KECHUANG_DIST", str(two_releases.dist))
+        return start_portal(two_releases.folder / "kechuang.db")
+
+
+def test_release_endpoint_reports_the_release(released_portal):
+    response = released_portal.get("/-/release.json")
     assert response.status_code == 200
     assert response.json()["version"] == SECOND
     assert response.headers["x-data-release"] == SECOND
-    again = portal.get("/-/release.json", headers={"If-None-Match": response.headers["etag"]})
+    again = released_portal.get("/-/release.json", headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304
+
+
+def test_site_footer_shows_the_release(released_portal):
+    date = released_portal.get("/-/release.json").json()["date"]
+    page = released_portal.get("/").text
+    assert f"<strong>{SECOND}</strong> · {date}" in page
+
+
+def test_downloads_page_offers_every_file_of_every_release(two_releases: TwoReleases, released_portal):
+    page = released_portal.get("/downloads").text
+    for version in (FIRST, SECOND):
+        folder = two_releases.dist / "releases" / version
+        for path in folder.iterdir():
+            assert f'href="/releases/{version}/{path.name}"' in page, path.name
+    csv_file = released_portal.get(f"/releases/{SECOND}/glossary.csv")
+    assert csv_file.content == (two_releases.folder / "glossary.csv").read_bytes()
 
 
 def test_index_and_latest_point_at_the_newest_release(two_releases: TwoReleases):
@@ -322,3 +345,10 @@ def test_versions_sort_by_number_not_text(tmp_path: Path):
     assert [str(v) for v in published_versions(releases)] == ["2026.11.9", "2026.11.10"]
     with pytest.raises(ValueError, match="older than"):
         check_new_version(releases, Version.parse("2026.11.2"))
+
+
+def test_release_carries_the_datasette_metadata_to_serve_it(two_releases: TwoReleases, project: Project):
+    metadata = json.loads((two_releases.folder / "metadata.json").read_text(encoding="utf-8"))
+    columns = metadata["databases"]["kechuang"]["tables"]["targets"]["columns"]
+    for field in load_schemas(project.schemas)["targets"].fields:
+        assert columns[field.name].startswith(field.description)

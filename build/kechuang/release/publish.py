@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..compile import build_database
+from ..metadata import write_datasette_metadata
 from ..project import Project
 from ..schemas import load_schemas
 from .changelog import ReleaseInfo, changes_document, diff_databases, release_info, render_markdown, summary
@@ -23,6 +24,7 @@ from .package import CHECKSUM_FILE, validate_package, write_checksums, write_pac
 from .versions import DATABASE_FILE, Version, check_new_version, next_version, previous_version, published_versions
 
 CHANGELOG_FILE = "CHANGELOG.md"
+METADATA_FILE = "metadata.json"
 CHANGES_FILE = "changes.json"
 INDEX_FILE = "index.json"
 LATEST_LINK = "latest"
@@ -83,6 +85,7 @@ def _write_into(project: Project, folder: Path, version: str, date: str) -> Rele
     )
     (folder / CHANGELOG_FILE).write_text(render_markdown(this, before, tables), encoding="utf-8")
     zip_package(folder, archive_name(version), list(counts), extra=(CHANGELOG_FILE, CHANGES_FILE))
+    write_datasette_metadata(project, folder / METADATA_FILE)  # to serve this release anywhere as the portal does
     write_checksums(folder)
     return ReleaseResult(version, date, folder, str(previous) if previous else None, counts, summary(tables))
 
