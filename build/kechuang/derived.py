@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlite_utils import Database
 
@@ -127,8 +127,29 @@ class Deriver:
         self.measure_start: dict[str, int] = {}
         self._units: dict[str, tuple[float, str]] | None = None
 
+    # The curated fields each table's derived columns are computed from.
+    INPUTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "policies": ("id", "source_file"),
+        "measures": ("id", "policy_id", "text_zh"),
+        "targets": ("policy_id", "measure_id", "quote_zh", "value", "value_max", "unit_zh"),
+        "funds": ("amount", "amount_unit_zh"),
+        "platform_mentions": ("measure_id", "quote_zh"),
+        "fund_mentions": ("measure_id", "quote_zh"),
+        "event_mentions": ("measure_id", "quote_zh"),
+    }
+
     def columns(self, table: str) -> list[str]:
         return [c.name for c in derived_columns(table)]
+
+    def derive(self, table: str, columns: dict[str, list[Any]], count: int) -> list[list[Any]]:
+        """The derived columns of a whole table, given its typed curated columns, in `columns(table)` order."""
+        names = self.columns(table)
+        if not names:
+            return []
+        inputs = self.INPUTS[table]
+        rows = (dict(zip(inputs, values, strict=True)) for values in zip(*(columns[n] for n in inputs), strict=True))
+        derived = [self.values(table, row) for row in rows]
+        return [list(column) for column in zip(*derived, strict=True)] if derived else [[] for _ in names]
 
     @property
     def units(self) -> dict[str, tuple[float, str]]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import repeat
 from pathlib import Path
 
 from .numerals import figure_states, format_number
@@ -20,7 +19,7 @@ from .paragraphs import SPACES, paragraph_index, paragraph_start
 from .problems import Problem
 from .project import Project
 from .schemas import TableSchema
-from .tables import cast_value, read_raw_rows
+from .tables import cast_value, read_raw_columns, read_raw_rows
 
 CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff60]+")
 SENTENCE_END = "。；;"
@@ -201,9 +200,9 @@ def _cell_problems(ctx: RuleContext, record: Record, name: str, value: str, engl
 def check_cells(ctx: RuleContext, schema: TableSchema, records: list[Record]) -> None:
     """Line breaks, stray spaces, Chinese in English fields: each column is searched whole first, and
     only a column with a hit is gone through cell by cell for the located messages."""
-    raws = [record.raw for record in records]
+    columns = read_raw_columns(ctx.project.table_path(schema.name)) if records else {}
     for f in schema.fields:
-        column = list(map(dict.get, raws, repeat(f.name), repeat("")))
+        column = columns.get(f.name) or [""] * len(records)
         joined = "\x00".join(column)
         suspect = "\n" in joined or "\r" in joined or "\t" in joined or list(map(str.strip, column)) != column
         if not suspect and not (f.is_english and CHINESE.search(joined)):

@@ -93,21 +93,24 @@ def read_raw_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         yield number, dict(zip(header, cells, strict=False))
 
 
-def read_typed_rows(path: Path, schema: TableSchema) -> Iterator[tuple[int, list[Any]]]:
-    """(line number, typed cells in schema order) pairs. Assumes the table already passed validation."""
+def read_raw_columns(path: Path) -> dict[str, list[str]]:
+    """The raw rows of `read_raw_rows` column by column (same rows, same padding, same names)."""
     header, rows = parse_csv(path)
-    position = {name: i for i, name in enumerate(header)}
-    picks = [position.get(name) for name in schema.field_names]
-    typed = [(i, f.type) for i, f in enumerate(schema.fields) if f.type != "string"]
-    direct = picks == list(range(len(picks))) and len(header) == len(picks)
-    for line, cells in rows:
-        if not cells:
-            continue
-        if direct and len(cells) == len(picks):
-            raw = cells
+    width = len(header)
+    kept = [cells if len(cells) >= width else cells + [""] * (width - len(cells)) for _n, cells in rows if cells]
+    transposed = list(zip(*kept, strict=False)) if kept else [() for _ in header]
+    return {name: list(transposed[i]) for i, name in enumerate(header)}
+
+
+def read_typed_columns(path: Path, schema: TableSchema) -> dict[str, list[Any]]:
+    """Every schema field's column, typed (empty cells None). Assumes the table already passed validation."""
+    raw = read_raw_columns(path)
+    count = len(next(iter(raw.values()), []))
+    typed: dict[str, list[Any]] = {}
+    for f in schema.fields:
+        column = raw.get(f.name) or [""] * count
+        if f.type == "string":
+            typed[f.name] = [value or None for value in column]
         else:
-            raw = [cells[i] if i is not None and i < len(cells) else "" for i in picks]
-        values = [value or None for value in raw]
-        for i, type_ in typed:
-            values[i] = cast_value(raw[i], type_)
-        yield line, values
+            typed[f.name] = [cast_value(value, f.type) for value in column]
+    return typed

@@ -61,7 +61,9 @@ async def _connection(url_host: str, port: int, paths: list[str], until: float, 
             status, hit = await _request(reader, writer, url_host, path)
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
             out["errors"] += 1
-            out["kinds"][f"{type(error).__name__}: {error}"[:120]] = out["kinds"].get(f"{type(error).__name__}: {error}"[:120], 0) + 1
+            out["kinds"][f"{type(error).__name__}: {error}"[:120]] = (
+                out["kinds"].get(f"{type(error).__name__}: {error}"[:120], 0) + 1
+            )
             writer.close()
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             continue
