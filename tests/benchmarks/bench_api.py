@@ -33,8 +33,8 @@ sys.path.insert(0, str(HERE.parent))
 
 async def _request(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
-) -> tuple[int, bool]:
-    """One GET on a kept-alive connection; returns (status, served from nginx's cache)."""
+) -> tuple[int, bool, bool]:
+    """One GET on a kept-alive connection; returns (status, served from nginx's cache, server closes)."""
     writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\n\r\n".encode())
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
@@ -48,7 +48,7 @@ async def _request(
             await reader.readexactly(size + 2)
             if size == 0:
                 break
-    return status, headers.get("x-cache-status") == "HIT"
+    return status, headers.get("x-cache-status") == "HIT", headers.get("connection", "").lower() == "close"
 
 
 async def _connection(url_host: str, port: int, paths: list[str], until: float, seed: int, out: dict) -> None:
@@ -58,7 +58,7 @@ async def _connection(url_host: str, port: int, paths: list[str], until: float, 
         path = paths[rng.randrange(len(paths))]
         started = time.perf_counter()
         try:
-            status, hit = await _request(reader, writer, url_host, path)
+            status, hit, closing = await _request(reader, writer, url_host, path)
         except (OSError, asyncio.IncompleteReadError, ValueError) as error:
             out["errors"] += 1
             out["kinds"][f"{type(error).__name__}: {error}"[:120]] = (
@@ -69,6 +69,9 @@ async def _connection(url_host: str, port: int, paths: list[str], until: float, 
             continue
         out["latencies"].append(time.perf_counter() - started)
         out["hits"] += hit
+        if closing:  # e.g. nginx's keepalive_requests reached: open a new connection, as clients do
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
         if status != 200:
             out["errors"] += 1
             out["kinds"][f"HTTP {status} {path}"] = out["kinds"].get(f"HTTP {status} {path}", 0) + 1
@@ -266,6 +269,9 @@ def report(rows: list[tuple[str, dict]], args: argparse.Namespace) -> None:
             f"| {label} | {r['rps']:.0f} | {r['rps'] / stock['rps']:.2f}× | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
             f"{r['errors']} | {r['hit_rate']:.0%} |"
         )
+    for label, r in rows:
+        for kind, count in r["kinds"].items():
+            print(f"\n{label}: {count} × {kind}")
 
 
 if __name__ == "__main__":
