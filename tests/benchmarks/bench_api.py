@@ -1,277 +1,301 @@
-"""API throughput: one and two Datasette workers behind nginx, with and without its cache, against a stock
-`datasette serve` of the same file. Run by hand (not collected by pytest):
+"""Benchmark: /api/v1/targets?limit=50 against Datasette's own table JSON and a static-file ceiling.
 
-    .venv/bin/python tests/benchmarks/bench_api.py                   # 10k synthetic targets, 10 s per setup
-    .venv/bin/python tests/benchmarks/bench_api.py --seconds 20 --clients 16
+Run by hand, never by pytest (pytest collects only test_*.py files):
 
-The database is a build of synthetic data (see synthetic.py), the same file for every setup. The load
-is a fixed mix of read URLs (table pages, filters, single rows, a SQL aggregate; /api/v1/... too when
-the API plugin is installed), requested in a loop by keep-alive HTTP/1.1 connections from two client
-processes. Client and servers share this machine's cores, as they would on one box. Printed: requests
-per second, latency percentiles, errors, cache hits, and the ratio to the stock Datasette.
+    .venv/bin/python tests/benchmarks/bench_api.py [--datasets DIR] [--sample] [--rows 101]
+        [--duration 10] [--connections 16] [--rounds 3] [--readme]
+
+In one run, on loopback, it builds the database, serves it with the portal's own Datasette
+command line, and serves the exact bytes of the API response as a static file with Debian's
+nginx (one worker, like Datasette's one process) on a free port with a temporary config. wrk
+(Debian package `wrk`) measures requests per second and the 99th-percentile latency of
+each, round-robin for `--rounds` rounds (plus, for reference, the same bytes from a bare ASGI app under
+uvicorn: the ceiling of any Python server); the table reports medians and the ratios that the
+goal is stated in. When the curated data has fewer than `--rows` targets, copies of them (ids
+suffixed `-bench-N`) are added to the benchmark's own database so that a page really has 50
+records; the table says so. `--readme` writes the table into README.md's Performance section.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import dataclasses
-import multiprocessing
 import os
-import random
+import re
+import shutil
+import socket
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
+import httpx
 
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "build"))
 
-async def _request(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str, path: str
-) -> tuple[int, bool, bool]:
-    """One GET on a kept-alive connection; returns (status, served from nginx's cache, server closes)."""
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept-Encoding: gzip\r\n\r\n".encode())
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
-    if "content-length" in headers:
-        await reader.readexactly(int(headers["content-length"]))
-    elif headers.get("transfer-encoding") == "chunked":
-        while True:
-            size = int((await reader.readline()).split(b";")[0], 16)
-            await reader.readexactly(size + 2)
-            if size == 0:
-                break
-    return status, headers.get("x-cache-status") == "HIT", headers.get("connection", "").lower() == "close"
+from kechuang.compile import build_database  # noqa: E402
+from kechuang.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.project import Project  # noqa: E402
+from kechuang.serve import datasette_arguments  # noqa: E402
 
-
-async def _connection(url_host: str, port: int, paths: list[str], until: float, seed: int, out: dict) -> None:
-    rng = random.Random(seed)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    while time.monotonic() < until:
-        path = paths[rng.randrange(len(paths))]
-        started = time.perf_counter()
-        try:
-            status, hit, closing = await _request(reader, writer, url_host, path)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as error:
-            out["errors"] += 1
-            out["kinds"][f"{type(error).__name__}: {error}"[:120]] = (
-                out["kinds"].get(f"{type(error).__name__}: {error}"[:120], 0) + 1
-            )
-            writer.close()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            continue
-        out["latencies"].append(time.perf_counter() - started)
-        out["hits"] += hit
-        if closing:  # e.g. nginx's keepalive_requests reached: open a new connection, as clients do
-            writer.close()
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        if status != 200:
-            out["errors"] += 1
-            out["kinds"][f"HTTP {status} {path}"] = out["kinds"].get(f"HTTP {status} {path}", 0) + 1
-    writer.close()
-
-
-def _client(port: int, paths: list[str], connections: int, seconds: float, seed: int, queue) -> None:
-    out = {"latencies": [], "errors": 0, "hits": 0, "kinds": {}}
-
-    async def run() -> None:
-        until = time.monotonic() + seconds
-        await asyncio.gather(
-            *(_connection(f"127.0.0.1:{port}", port, paths, until, seed * 1000 + i, out) for i in range(connections))
-        )
-
-    asyncio.run(run())
-    queue.put(out)
-
-
-def load(port: int, paths: list[str], seconds: float, clients: int, processes: int = 2) -> dict:
-    """Drive `port` for `seconds` with `clients` connections spread over `processes` processes."""
-    queue: multiprocessing.Queue = multiprocessing.Queue()
-    workers = [
-        multiprocessing.Process(target=_client, args=(port, paths, clients // processes, seconds, n, queue))
-        for n in range(processes)
-    ]
-    for w in workers:
-        w.start()
-    results = [queue.get() for _ in workers]
-    for w in workers:
-        w.join()
-    latencies = sorted(x for r in results for x in r["latencies"])
-    n = len(latencies)
-
-    def pct(q: float) -> float:
-        return latencies[min(n - 1, int(q * n))] * 1000 if n else float("nan")
-
-    return {
-        "requests": n,
-        "rps": n / seconds,
-        "p50_ms": pct(0.50),
-        "p99_ms": pct(0.99),
-        "errors": sum(r["errors"] for r in results),
-        "hit_rate": sum(r["hits"] for r in results) / n if n else 0.0,
-        "kinds": {k: v for r in results for k, v in r["kinds"].items()},
-    }
+API_PATH = "/api/v1/targets?limit=50"
+DATASETTE_PATH = "/kechuang/targets.json?_size=50"
+START, END = "<!-- bench:api -->", "<!-- /bench:api -->"
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_up(port: int, timeout: float = 60) -> None:
-    import httpx
-
+def wait_for(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise TimeoutError(f"port {port} did not answer")
+    raise TimeoutError(url)
 
 
-def read_paths(db: Path, api: bool) -> list[str]:
-    """The URL mix: every kind of read a portal user makes, over a fixed set of records."""
+def prepare_datasets(args: argparse.Namespace, work: Path) -> Path:
+    folder = work / "datasets"
+    shutil.copytree(args.datasets or ROOT / "datasets", folder)
+    if args.sample:
+        for table in (ROOT / "tests" / "data" / "api_sample").glob("*.csv"):
+            shutil.copy(table, folder / table.name)
+    return folder
+
+
+def pad_targets(db: Path, rows: int) -> int:
+    """Copies of the curated targets until there are `rows`; returns how many were added."""
     conn = sqlite3.connect(db)
-    ids = [r[0] for r in conn.execute("select id from targets order by id limit 40")]
-    policies = [r[0] for r in conn.execute("select id from policies order by id limit 5")]
+    columns = [r[1] for r in conn.execute("pragma table_info(targets)")]
+    originals = conn.execute("select * from targets").fetchall()
+    added = 0
+    while originals and conn.execute("select count(*) from targets").fetchone()[0] < rows:
+        for original in originals:
+            row = dict(zip(columns, original, strict=True))
+            row["id"] = f"{row['id']}-bench-{added}"
+            conn.execute(
+                f"insert into targets ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+                [row[c] for c in columns],
+            )
+            added += 1
+    conn.commit()
     conn.close()
-    paths = [f"/kechuang/targets/{i}.json" for i in ids]
-    paths += [f"/kechuang/targets.json?_size=20&_shape=objects&policy_id={p}" for p in policies]
-    paths += [f"/kechuang/measures.json?_size=10&_shape=objects&policy_id={p}" for p in policies]
-    paths += [f"/kechuang/targets.json?_size=10&deadline_year=2027&_next={i}" for i in ids[:5]]
-    paths += ["/kechuang.json?sql=select+policy_id,+count(*)+from+targets+group+by+policy_id&_shape=array"]
-    if api:
-        paths += [f"/api/v1/targets/{i}" for i in ids[:20]]
-        paths += [f"/api/v1/targets?policy_id={p}&limit=20" for p in policies]
-    return paths
+    return added
 
 
-def build_database(project, tmp: Path, targets: int) -> Path:
-    from synthetic import write_synthetic_datasets
+def start_nginx(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    root = work / "nginx"
+    (root / "www").mkdir(parents=True)
+    (root / "www" / "targets.json").write_bytes(body)
+    port = free_port()
+    temp = "".join(
+        f"  {kind}_temp_path {root}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (root / "nginx.conf").write_text(
+        f"""worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+{temp}  server {{
+    listen 127.0.0.1:{port};
+    root {root}/www;
+    location / {{ default_type application/json; }}
+  }}
+}}
+"""
+    )
+    for path in (work, root, root / "www"):
+        path.chmod(0o755)  # nginx's worker runs as an unprivileged user
+    process = subprocess.Popen([nginx, "-c", str(root / "nginx.conf"), "-p", str(root)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/targets.json", timeout=20)
+    except TimeoutError:
+        process.terminate()
+        raise
+    return process, port
 
-    from kechuang.compile import build_database as build
 
-    datasets = write_synthetic_datasets(project, tmp / "data", targets)
-    synthetic = dataclasses.replace(project, datasets=datasets, dist_dir=tmp / "dist")
-    return build(synthetic, tmp / "db" / "kechuang.db").path
+ASGI_APP = """
+BODY = open(__file__.replace("bare_asgi.py", "body.json"), "rb").read()
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
 
 
-def has_api(port: int) -> bool:
-    import httpx
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
+"""
 
-    return httpx.get(f"http://127.0.0.1:{port}/api/v1/targets?limit=1", timeout=10).status_code == 200
+
+def start_bare_asgi(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
+    """The same bytes from a minimal ASGI app under uvicorn, as Datasette runs it: Python's own ceiling."""
+    folder = work / "bare"
+    folder.mkdir()
+    (folder / "body.json").write_bytes(body)
+    (folder / "bare_asgi.py").write_text(ASGI_APP)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_asgi:app",
+            "--app-dir",
+            str(folder),
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", timeout=20)
+    except TimeoutError:
+        process.terminate()
+        raise
+    return process, port
+
+
+def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
+    """(requests per second, p99 latency in ms) as wrk measures them."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, p99
+
+
+def table(results: dict[str, list[tuple[float, float]]], sizes: dict[str, int], note: str, args) -> str:
+    median = {
+        name: (statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs))
+        for name, runs in results.items()
+    }
+    api_rps = median["api"][0]
+    labels = {
+        "api": f"`{API_PATH}` (our API)",
+        "datasette": f"`{DATASETTE_PATH}` (Datasette)",
+        "nginx": "same bytes as a static file (nginx)",
+        "bare": "same bytes from a bare ASGI app on uvicorn",
+    }
+    lines = [
+        "| endpoint | requests/s | p99 latency | body | our API's requests/s ÷ this |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in ("api", "datasette", "nginx", "bare"):
+        rps, p99 = median[name]
+        lines.append(f"| {labels[name]} | {rps:,.0f} | {p99:.1f} ms | {sizes[name]:,} B | {api_rps / rps:.2f}× |")
+    lines.append("")
+    lines.append(
+        f"Medians of {args.rounds} rounds of wrk ({args.connections} connections, {args.duration} s each, one thread) "
+        f"on loopback, {os.cpu_count()} cores shared by the servers and the load generator "
+        f"(load average {args.load:.1f} when the run started: other work on the machine makes the numbers noisy, "
+        "the ratios come from the same rounds). "
+        f"{note} The bare ASGI app is the ceiling of any Python server under uvicorn. "
+        f"Goal: API ≥ 1× Datasette (measured {api_rps / median['datasette'][0]:.1f}×) and within 3× of nginx "
+        f"(measured {median['nginx'][0] / api_rps:.1f}× slower)."
+    )
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    block = f"{START}\n{text}\n{END}"
+    if START in content:
+        content = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, content, flags=re.S)
+    else:
+        content = content.rstrip() + f"\n\n## Performance\n\n### API v1\n\n{block}\n"
+    readme.write_text(content, encoding="utf-8")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--targets", type=int, default=10_000)
-    parser.add_argument("--seconds", type=float, default=10)
-    parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, help="datasets folder (default: the project's)")
+    parser.add_argument("--sample", action="store_true", help="use tests/data/api_sample in place of its tables")
+    parser.add_argument(
+        "--rows", type=int, default=101, help="pad targets to at least this many rows (default: two pages)"
+    )
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
     args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
 
-    from kechuang.cluster import Cluster
-    from kechuang.metadata import write_datasette_metadata
-    from kechuang.project import Project
-    from kechuang.serve import datasette_arguments
-
-    project = Project.locate()
-    rows = []
-    with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp_name:
-        tmp = Path(tmp_name)
-        db = build_database(project, tmp, args.targets)
-
-        def measure(label: str, port: int, paths: list[str]) -> None:
-            load(port, paths, 2, args.clients)  # warm up: connections, caches, page cache
-            result = load(port, paths, args.seconds, args.clients)
-            rows.append((label, result))
-            print(f"# {label}: {result['rps']:.0f} req/s {result['kinds'] or ''}", file=sys.stderr)
-
-        # Our portal on one port, to learn whether the API plugin is there, then the stock Datasette.
+    with tempfile.TemporaryDirectory(prefix="kechuang-bench-") as tmp:
+        work = Path(tmp)
+        project = Project(root=ROOT, datasets=prepare_datasets(args, work), schemas=ROOT / "schemas")
+        db = build_database(project, work / "db" / "kechuang.db").path
+        curated = sqlite3.connect(db).execute("select count(*) from targets").fetchone()[0]
+        added = pad_targets(db, args.rows)
+        note = f"Database: {curated} curated targets" + (
+            f" plus {added} copies (ids suffixed -bench-N) so that a page holds 50." if added else "."
+        )
         port = free_port()
-        metadata = write_datasette_metadata(project, tmp / "metadata.json")
-        portal = subprocess.Popen(
+        metadata = write_datasette_metadata(project, work / "metadata.json")
+        datasette = subprocess.Popen(
             [sys.executable, "-m", "datasette", *datasette_arguments(project, db, metadata, "127.0.0.1", port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "KECHUANG_ROOT": str(project.root)},
+            env={**os.environ, "KECHUANG_ROOT": str(ROOT)},
         )
+        nginx = bare = None
+        args.load = os.getloadavg()[0]
         try:
-            wait_up(port)
-            api = has_api(port)
-            paths = read_paths(db, api=False)
-            measure("portal Datasette, one process, no proxy", port, paths)
-            if api:
-                api_paths = read_paths(db, api=True)
-                measure("portal Datasette, one process, no proxy (with /api/v1)", port, api_paths)
+            base = f"http://127.0.0.1:{port}"
+            wait_for(base + API_PATH)
+            body = httpx.get(base + API_PATH).content
+            nginx, nginx_port = start_nginx(work, body)
+            bare, bare_port = start_bare_asgi(work, body)
+            urls = {
+                "api": base + API_PATH,
+                "datasette": base + DATASETTE_PATH,
+                "nginx": f"http://127.0.0.1:{nginx_port}/targets.json",
+                "bare": f"http://127.0.0.1:{bare_port}/",
+            }
+            sizes = {name: len(httpx.get(url).content) for name, url in urls.items()}
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
+            for url in urls.values():
+                run_wrk(url, 2, args.connections)  # warm up
+            for round_number in range(args.rounds):
+                for name, url in urls.items():
+                    results[name].append(run_wrk(url, args.duration, args.connections))
+                    rps, p99 = results[name][-1]
+                    print(f"round {round_number + 1} {name:9} {rps:10,.0f} req/s  p99 {p99:7.1f} ms", file=sys.stderr)
+            text = table(results, sizes, note, args)
         finally:
-            portal.terminate()
-            portal.wait()
-
-        port = free_port()
-        stock = subprocess.Popen(
-            [sys.executable, "-m", "datasette", "serve", "-i", str(db), "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_up(port)
-            measure("stock `datasette serve`", port, paths)
-        finally:
-            stock.terminate()
-            stock.wait()
-
-        for workers in (1, 2):
-            for cache in (False, True):
-                cluster = Cluster(
-                    project,
-                    workers,
-                    "127.0.0.1",
-                    free_port(),
-                    tmp / f"run-{workers}-{cache}",
-                    cache=cache,
-                    log=lambda _m: None,
-                )
-                cluster.start(db)
-                try:
-                    label = f"nginx + {workers} worker{'s' if workers > 1 else ''}, cache {'on' if cache else 'off'}"
-                    measure(label, cluster.port, paths)
-                    if api:
-                        measure(label + " (with /api/v1)", cluster.port, api_paths)
-                finally:
-                    cluster.stop()
-
-    report(rows, args)
-
-
-def report(rows: list[tuple[str, dict]], args: argparse.Namespace) -> None:
-    stock = next(r for label, r in rows if label.startswith("stock"))
-    print(
-        f"\nAPI throughput on {os.cpu_count()} cores: {args.clients} keep-alive connections from 2 client processes "
-        f"on the same machine, {args.seconds:.0f} s per setup, {args.targets:,} synthetic targets\n"
-    )
-    print("| setup | req/s | × stock | p50 ms | p99 ms | errors | cache hits |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, r in rows:
-        print(
-            f"| {label} | {r['rps']:.0f} | {r['rps'] / stock['rps']:.2f}× | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
-            f"{r['errors']} | {r['hit_rate']:.0%} |"
-        )
-    for label, r in rows:
-        for kind, count in r["kinds"].items():
-            print(f"\n{label}: {count} × {kind}")
+            datasette.terminate()
+            datasette.wait(10)
+            for server in (nginx, bare):
+                if server is not None:
+                    server.terminate()
+                    server.wait(10)
+    print(text)
+    if args.readme:
+        write_readme(text)
 
 
 if __name__ == "__main__":
