@@ -5,10 +5,11 @@
     .venv/bin/python tests/benchmarks/bench_serving.py --seconds 20 --clients 16
 
 The database is a build of synthetic data (see synthetic.py), the same file for every setup. The load
-is a fixed mix of read URLs (table pages, filters, single rows, a SQL aggregate; /api/v1/... too when
-the API plugin is installed), requested in a loop by keep-alive HTTP/1.1 connections from two client
-processes. Client and servers share this machine's cores, as they would on one box. Printed: requests
-per second, latency percentiles, errors, cache hits, and the ratio to the stock Datasette.
+is a fixed mix of read URLs (table pages, filters, single rows, a SQL aggregate; and separately
+/api/v1 collections and items), requested in a loop by keep-alive HTTP/1.1 connections from two
+asyncio client processes; with the cache on, also by wrk (lighter, so nginx's own speed shows) when
+Debian's `wrk` is installed. Client and servers share this machine's cores, as they would on one box.
+Printed: requests per second, latency percentiles, errors, cache hits, and ratios in the same run.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import dataclasses
 import multiprocessing
 import os
 import random
+import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -120,6 +123,47 @@ def load(port: int, paths: list[str], seconds: float, clients: int, processes: i
     }
 
 
+WRK_SCRIPT = """
+paths = {%s}
+counter = 0
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", paths[(counter %% #paths) + 1], {["Accept-Encoding"] = "gzip"})
+end
+"""
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def load_wrk(port: int, paths: list[str], seconds: float, clients: int, tmp: Path) -> dict:
+    """The same URL mix with wrk (C, one thread): a lighter client, so a fast server shows its speed."""
+    script = tmp / "paths.lua"
+    script.write_text(WRK_SCRIPT % ", ".join(f'"{p}"' for p in paths), encoding="utf-8")
+    done = subprocess.run(
+        ["wrk", "-t1", f"-c{clients}", f"-d{seconds:.0f}s", "--latency", "-s", str(script), f"http://127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = done.stdout
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non_2xx.group(1)) if non_2xx else 0) + (sum(map(int, socket.groups())) if socket else 0)
+    return {
+        "requests": requests,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": _ms(re.search(r"50%\s+(\S+)", out).group(1)),
+        "p99_ms": _ms(re.search(r"99%\s+(\S+)", out).group(1)),
+        "errors": errors,
+        "hit_rate": float("nan"),
+        "kinds": {"wrk": 1} if errors else {},
+    }
+
+
 def free_port() -> int:
     import socket
 
@@ -190,6 +234,7 @@ def main() -> None:
     from kechuang.serve import datasette_arguments
 
     project = Project.locate()
+    wrk = shutil.which("wrk") is not None
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp_name:
         tmp = Path(tmp_name)
@@ -199,6 +244,8 @@ def main() -> None:
             load(port, paths, 2, args.clients)  # warm up: connections, caches, page cache
             result = load(port, paths, args.seconds, args.clients)
             rows.append((label, result))
+            if wrk and "cache on" in label:
+                rows.append((label + " (wrk)", load_wrk(port, paths, args.seconds, args.clients, tmp)))
             print(f"# {label}: {result['rps']:.0f} req/s {result['kinds'] or ''}", file=sys.stderr)
 
         # Our portal on one port, to learn whether the API plugin is there, then the stock Datasette.
@@ -258,6 +305,10 @@ def main() -> None:
     report(rows, args)
 
 
+def _hits(r: dict) -> str:
+    return "–" if r["hit_rate"] != r["hit_rate"] else f"{r['hit_rate']:.0%}"
+
+
 def report(rows: list[tuple[str, dict]], args: argparse.Namespace) -> None:
     stock = next(r for label, r in rows if label.startswith("stock"))
     portal_api = next((r for label, r in rows if label.startswith("portal") and "/api/v1" in label), None)
@@ -272,7 +323,7 @@ def report(rows: list[tuple[str, dict]], args: argparse.Namespace) -> None:
         if "/api/v1" not in label:
             print(
                 f"| {label} | {r['rps']:.0f} | {r['rps'] / stock['rps']:.2f}× | {r['p50_ms']:.1f} | "
-                f"{r['p99_ms']:.1f} | {r['errors']} | {r['hit_rate']:.0%} |"
+                f"{r['p99_ms']:.1f} | {r['errors']} | {_hits(r)} |"
             )
     if portal_api:
         print("\n/api/v1 (collections and items; a stock Datasette has no API):\n")
@@ -282,7 +333,7 @@ def report(rows: list[tuple[str, dict]], args: argparse.Namespace) -> None:
             if "/api/v1" in label:
                 print(
                     f"| {label.replace(' · /api/v1', '')} | {r['rps']:.0f} | {r['rps'] / portal_api['rps']:.2f}× | "
-                    f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {r['hit_rate']:.0%} |"
+                    f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} | {_hits(r)} |"
                 )
     for label, r in rows:
         for kind, count in r["kinds"].items():
