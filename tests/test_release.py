@@ -253,6 +253,15 @@ def test_release_endpoint_reports_the_release(released_portal):
     assert again.status_code == 304
 
 
+def test_api_index_and_headers_carry_the_release(released_portal):
+    date = released_portal.get("/-/release.json").json()["date"]
+    index = released_portal.get("/api/v1/")
+    assert index.status_code == 200
+    assert index.json()["release"] == {"version": SECOND, "date": date}
+    assert index.headers["x-data-release"] == SECOND
+    assert released_portal.get("/api/v1/targets?limit=1").headers["x-data-release"] == SECOND
+
+
 def test_site_footer_shows_the_release(released_portal):
     date = released_portal.get("/-/release.json").json()["date"]
     page = released_portal.get("/").text
