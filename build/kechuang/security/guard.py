@@ -132,9 +132,9 @@ def _refuse_parameters(query_string: bytes) -> Refusal | None:
             return Refusal(400, "invalid_parameter", "query parameters must not contain NUL characters", key)
         if "]" in key:
             return Refusal(400, "invalid_parameter", "parameter names must not contain ]", key)
-        if key.startswith("_") and not key.startswith("_search_") and key not in FREE_TEXT_PARAMETERS:
-            if "]" in value:
-                return Refusal(400, "invalid_parameter", f"{key} names a column or table and must not contain ]", key)
+        names_identifier = key.startswith("_") and not key.startswith("_search_") and key not in FREE_TEXT_PARAMETERS
+        if names_identifier and "]" in value:
+            return Refusal(400, "invalid_parameter", f"{key} names a column or table and must not contain ]", key)
         if key == "_timelimit" and not value.isdigit():
             return Refusal(400, "invalid_parameter", "_timelimit must be a whole number of milliseconds", key)
         if key == "_through" and (refusal := _refuse_through(value)):
