@@ -20,5 +20,10 @@ def asgi_wrapper(datasette):
 
 
 @hookimpl
+def startup(datasette):
+    errors.stop_rich_tracebacks()
+
+
+@hookimpl
 def handle_exception(datasette, request, exception):
     return errors.handle_exception(datasette, request, exception)

@@ -28,13 +28,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode}: {process.stderr.read() if process.stderr else ''}"
-            )
+            output = log.read_text(errors="replace") if log else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {output}")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -51,6 +50,11 @@ class Portal:
     base_url: str
     process: subprocess.Popen
     db: Path
+    log: Path | None = None
+
+    def log_text(self) -> str:
+        """What the server wrote to stderr so far (a file, so a chatty server never blocks on a pipe)."""
+        return self.log.read_text(errors="replace") if self.log else ""
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         return httpx.get(self.base_url + path, timeout=30, **kwargs)
@@ -92,16 +96,17 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
         port = free_port()
         metadata = write_datasette_metadata(project, tmp_path_factory.mktemp("meta") / "metadata.json")
         args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "datasette", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**__import__("os").environ, "KECHUANG_ROOT": str(project.root)},
-        )
-        portal = Portal(f"http://127.0.0.1:{port}", process, db)
+        log = metadata.parent / "datasette.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "datasette", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env={**__import__("os").environ, "KECHUANG_ROOT": str(project.root)},
+            )
+        portal = Portal(f"http://127.0.0.1:{port}", process, db, log)
         started.append(portal)
-        wait_until_up(portal.base_url + "/-/versions.json", process)
+        wait_until_up(portal.base_url + "/-/versions.json", process, log=log)
         return portal
 
     yield start

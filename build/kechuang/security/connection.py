@@ -9,7 +9,9 @@ server's memory inside the time limit.
 
 from __future__ import annotations
 
+import re
 import sqlite3
+import threading
 import weakref
 from collections.abc import Callable, Iterable
 
@@ -93,8 +95,16 @@ _WRITES = frozenset(
 )
 
 
+# SQLite asks to "update" the schema table whenever it sets up an eponymous virtual table
+# (pragma_table_info(), dbstat, …); nothing is written, and a real write to it is impossible without
+# PRAGMA writable_schema, which is denied.
+_SCHEMA_TABLES = frozenset({"sqlite_master", "sqlite_schema", "sqlite_temp_master", "sqlite_temp_schema"})
+
+
 def authorize(action: int, arg1: str | None, arg2: str | None, database: str | None, source: str | None) -> int:
     """SQLite authorizer: read-only, no attach, no state-changing PRAGMA, no dangerous function."""
+    if action == sqlite3.SQLITE_UPDATE and (arg1 or "").lower() in _SCHEMA_TABLES:
+        return sqlite3.SQLITE_OK
     if action in _WRITES:
         return sqlite3.SQLITE_DENY
     if action == sqlite3.SQLITE_PRAGMA:
@@ -112,6 +122,39 @@ def authorize(action: int, arg1: str | None, arg2: str | None, database: str | N
             name = table.removeprefix("pragma_")
             return sqlite3.SQLITE_OK if name in DESCRIBING_PRAGMAS | READABLE_PRAGMAS else sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
+
+
+# printf('%.*c', N, 'x') repeats a character N times inside one SQLite instruction, where the time
+# limit cannot stop it: two billion repeats take seconds even after the length limit is hit.
+_REPEATED_CHARACTER = re.compile(r"%[-+ 0#!,]*(?:\d+|\*)?\.(\d+|\*)(?:ll?)?c")
+_plain = threading.local()
+
+
+def _as_number(value: object) -> float:
+    if isinstance(value, (int, float)):
+        return value
+    try:
+        return float(value) if isinstance(value, str) else 0.0
+    except ValueError:
+        return 0.0
+
+
+def bounded_printf(*args: object) -> object:
+    """SQLite's printf()/format(), except that a repeat count beyond the value limit gives NULL at once.
+
+    NULL is what SQLite itself returns for an over-long result; it just takes seconds to get there.
+    Everything else is computed by SQLite's own printf on a private in-memory connection.
+    """
+    if args and isinstance(args[0], str):
+        for precision in _REPEATED_CHARACTER.findall(args[0]):
+            counts = [_as_number(a) for a in args[1:]] if precision == "*" else [float(precision)]
+            if any(abs(count) > MAX_VALUE_BYTES for count in counts):
+                return None
+    if not hasattr(_plain, "conn"):
+        _plain.conn = sqlite3.connect(":memory:")
+        _plain.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+    placeholders = ", ".join("?" * len(args))
+    return _plain.conn.execute(f"select printf({placeholders})", args).fetchone()[0]
 
 
 class ResultTooLarge(sqlite3.OperationalError):
@@ -158,6 +201,8 @@ def harden_connection(conn: sqlite3.Connection) -> None:
     conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
     conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
     conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+    for name in ("printf", "format"):
+        conn.create_function(name, -1, bounded_printf, deterministic=True)
     conn.set_authorizer(authorize)
     conn.row_factory = budgeted_row_factory()
 

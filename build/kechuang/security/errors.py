@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+import datasette.handle_exception
 from datasette.handle_exception import handle_exception as render_datasette_error
 from datasette.views.base import DatasetteError
 
@@ -40,3 +41,14 @@ def handle_exception(datasette, request, exception: BaseException):
     if corrected is None:
         return None
     return render_datasette_error(datasette, request, corrected)
+
+
+def stop_rich_tracebacks() -> None:
+    """Stop Datasette printing a `rich` traceback, with every local variable, for each error.
+
+    When `rich` is installed (schemathesis and typer pull it in), Datasette 0.65 formats one on the
+    event loop for every error, even a 400: seconds of CPU during which no other request is
+    answered, so any visitor could stall the portal with bad queries. Real 500s are still logged
+    with a plain traceback.
+    """
+    datasette.handle_exception.rich = None
