@@ -118,3 +118,24 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
 def portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
     """The real data served by a real Datasette, shared by the whole run."""
     return start_portal(built_db)
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """Headless Chromium from Debian, driven by Playwright, shared by the run."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

@@ -154,7 +154,7 @@ def test_bad_input_datasette_would_answer_with_500_gets_400(portal, target):
 def test_input_errors_leave_no_traceback_in_the_log(start_portal, built_db):
     """A 400 costs nothing: Datasette would print a `rich` traceback with locals for each, for seconds."""
     fresh = start_portal(built_db)
-    for target in DATASETTE_500_INPUTS[:3] + ["/kechuang.json?sql=select%20nothing"]:
+    for target in [*DATASETTE_500_INPUTS[:3], "/kechuang.json?sql=select%20nothing"]:
         assert fresh.get(target).status_code == 400
     assert "Traceback" not in fresh.log_text()
 
