@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kechuang.schemas import load_schemas
 from kechuang.security.guard import (
     MAX_PARAMETERS,
     MAX_PATH_BYTES,
@@ -142,6 +143,9 @@ DATASETTE_500_INPUTS = [
     "/kechuang/units.json?_through=" + quote('{"table":"units","column":"unit_zh","value":"x"}'),
     "/kechuang/units.json?unit_zh=%00",
     "/kechuang.json?sql=select%201%00",
+    "/kechuang/targets_detail.json?_next=abc",
+    "/kechuang.csv?sql=",
+    "/kechuang/units.json?_json_infinity=maybe",
 ]
 
 
@@ -149,6 +153,14 @@ DATASETTE_500_INPUTS = [
 def test_bad_input_datasette_would_answer_with_500_gets_400(portal, target):
     response = portal.get(target)
     assert response.status_code == 400, response.text[:300]
+    if target.partition("?")[0].endswith(".json"):
+        assert response.json()["error"]
+
+
+def test_row_address_with_too_few_key_parts_is_not_found(portal, project):
+    compound = next(name for name, s in load_schemas(project.schemas).items() if len(s.primary_key) > 1)
+    response = portal.get(f"/kechuang/{compound}/only-one-part.json")
+    assert response.status_code == 404, response.text[:300]
 
 
 def test_input_errors_leave_no_traceback_in_the_log(start_portal, built_db):
