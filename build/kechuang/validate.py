@@ -127,6 +127,9 @@ def check_tables(project: Project, schemas: dict[str, TableSchema]) -> tuple[lis
         if not path.exists():
             problems.append(Problem(shown, 0, "", f"is missing; every schema in schemas/ needs its table ({name}.csv)"))
             continue
+        if path.stat().st_size == 0:
+            problems.append(Problem(shown, 0, "", "is empty; a table needs at least its header row"))
+            continue
         encoding = check_encoding(path, shown)
         problems.extend(encoding)
         if not encoding:
