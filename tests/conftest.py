@@ -130,12 +130,60 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """Headless Chromium from Debian, driven by Playwright, shared by the run."""
+    """Headless Chromium from Debian, driven by Playwright, for one test module.
+
+    Module scope: Playwright's sync API allows one instance per thread at a time, and other modules
+    start their own."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+# --- Databases built from a copy of the real datasets with extra rows (e.g. records that carry markup) ---
+
+
+def read_table_rows(folder: Path) -> dict[str, list[dict[str, str]]]:
+    """Every CSV in `folder` as {table: rows}."""
+    import csv
+
+    return {
+        path.stem: list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+        for path in sorted(folder.glob("*.csv"))
+    }
+
+
+def add_rows(datasets: Path, schemas_dir: Path, rows_by_table: dict[str, list[dict[str, str]]]) -> None:
+    """Append rows to the tables in `datasets`, in each table's column order."""
+    import csv
+
+    for table, rows in rows_by_table.items():
+        path = datasets / f"{table}.csv"
+        with path.open(encoding="utf-8", newline="") as f:
+            header = next(csv.reader(f))
+        text = path.read_text(encoding="utf-8")
+        with path.open("a", encoding="utf-8", newline="") as f:
+            if text and not text.endswith("\n"):
+                f.write("\n")
+            writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+            for row in rows:
+                writer.writerow({name: row.get(name, "") for name in header})
+
+
+@pytest.fixture(scope="session")
+def build_db_with(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Callable[..., Path]:
+    """Factory: the real datasets plus `extra` rows, validated and compiled into a fresh kechuang.db."""
+
+    def build(extra: dict[str, list[dict[str, str]]]) -> Path:
+        folder = tmp_path_factory.mktemp("extra")
+        datasets = folder / "datasets"
+        shutil.copytree(project.datasets, datasets)
+        add_rows(datasets, project.schemas, extra)
+        copy = Project(root=project.root, datasets=datasets, schemas=project.schemas)
+        return build_database(copy, folder / "kechuang.db").path
+
+    return build

@@ -116,3 +116,18 @@ def test_datasette_pages_raise_no_policy_violation(portal, page, path):
     page.wait_for_load_state("load")
     assert page.evaluate("window.__violations") == []
     assert [p for p in page.problems if "Failed to load resource" not in p] == []
+
+
+def test_every_page_linked_from_the_home_page_raises_no_policy_violation(portal, page):
+    """The site's pages (and whatever else the home page links to) keep to the policy too."""
+    page.goto(portal.base_url + "/")
+    links = page.evaluate(
+        "[...new Set([...document.querySelectorAll('a[href]')].map(a => a.href)"
+        ".filter(h => h.startsWith(location.origin) && !h.endsWith('.db') && !h.includes('/releases/')))]"
+    )
+    assert len(links) >= 5, links
+    for link in [portal.base_url + "/", *links[:40]]:
+        page.goto(link)
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.__violations") == [], link
+    assert [p for p in page.problems if "Failed to load resource" not in p] == []

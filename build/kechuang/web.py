@@ -99,6 +99,14 @@ ERROR_CODES = {
 }
 
 
+def wants_json(request) -> bool:
+    """True when the client asks for JSON rather than HTML (pages answer errors in the format asked for)."""
+    accept = request.headers.get("accept", "").lower()
+    if "text/html" in accept:
+        return False
+    return "json" in accept
+
+
 def error_response(
     status: int,
     message: str,

@@ -1,0 +1,25 @@
+"""Datasette adapter for the citizens' site: routes, chrome variables and the Vary header (logic in kechuang.site)."""
+
+from datasette import hookimpl
+
+from kechuang.site import routes
+
+
+@hookimpl
+def register_routes(datasette):
+    return routes.routes(datasette)
+
+
+@hookimpl
+def extra_template_vars(request, datasette):
+    return routes.chrome(request, datasette)
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return routes.vary_by_language
+
+
+@hookimpl
+def prepare_jinja2_environment(env, datasette):
+    env.globals.update(routes.default_chrome())
