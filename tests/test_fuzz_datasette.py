@@ -101,9 +101,9 @@ def test_arbitrary_sql_never_fails(client, sql, pairs, ext):
 
 
 @FUZZ
-@given(path=st.text(max_size=60), pairs=query)
-def test_arbitrary_paths_never_fail(client, path, pairs):
-    assert_no_server_error(client.get(f"/{quote(path, safe='/~.-_')}?{encode(pairs)}"))
+@given(path=st.text(max_size=60), pairs=query, method=st.sampled_from(["GET", "HEAD", "OPTIONS"]))
+def test_arbitrary_paths_never_fail(client, path, pairs, method):
+    assert_no_server_error(client.request(method, f"/{quote(path, safe='/~.-_')}?{encode(pairs)}"))
 
 
 def test_canned_queries_with_hostile_parameters(client, project):
