@@ -20,6 +20,7 @@ from kechuang.project import Project
 from kechuang.serve import datasette_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
+API_SAMPLE = ROOT / "tests" / "data" / "api_sample"
 
 
 def free_port() -> int:
@@ -143,6 +144,23 @@ def chromium():
         yield browser
         browser.close()
 
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path:
+    """The real datasets with the tables of tests/data/api_sample in place of the curated ones, built for real:
+    every relation the API embeds or filters on has rows, whatever the state of the curation."""
+    folder = tmp_path_factory.mktemp("api-sample") / "datasets"
+    shutil.copytree(project.datasets, folder)
+    for table in API_SAMPLE.glob("*.csv"):
+        shutil.copy(table, folder / table.name)
+    sample = Project(root=project.root, datasets=folder, schemas=project.schemas)
+    return build_database(sample, tmp_path_factory.mktemp("api-sample-build") / "kechuang.db").path
+
+
+@pytest.fixture(scope="session")
+def sample_portal(start_portal: Callable[[Path], Portal], sample_db: Path) -> Portal:
+    """A real Datasette serving the sample database."""
+    return start_portal(sample_db)
 
 # --- Databases built from a copy of the real datasets with extra rows (e.g. records that carry markup) ---
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,7 +96,7 @@ def parse_schema(descriptor: dict[str, Any]) -> TableSchema:
     fks = tuple(
         ForeignKey(
             fields=tuple(fk["fields"]),
-            table=fk["reference"]["resource"],
+            table=fk["reference"]["resource"] or descriptor["name"],  # "" is Frictionless for "this table"
             columns=tuple(fk["reference"]["fields"]),
         )
         for fk in descriptor.get("foreignKeys", [])
@@ -120,7 +121,7 @@ def frictionless_descriptor(schema: TableSchema) -> dict[str, Any]:
     def clean(d: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in d.items() if not k.startswith("x_") and k != "name"}
 
-    out = clean(schema.descriptor)
+    out = clean(copy.deepcopy(schema.descriptor))  # never alter the cached descriptor
     out["fields"] = [{k: v for k, v in f.items() if not k.startswith("x_")} for f in schema.descriptor["fields"]]
     for fk in out.get("foreignKeys", []):
         if fk["reference"]["resource"] == schema.name:

@@ -44,7 +44,9 @@ def page_paths(db: Path) -> dict[str, str]:
             "policy reader (most marks)": "/policies/"
             + first("select policy_id from targets group by 1 order by count(*) desc"),
             "indicator": "/indicators/"
-            + first("select indicator_id from targets where indicator_id is not null group by 1 order by count(*) desc"),
+            + first(
+                "select indicator_id from targets where indicator_id is not null group by 1 order by count(*) desc"
+            ),
             "agency": "/agencies/" + first("select agency_id from measure_agencies group by 1 order by count(*) desc"),
             "agencies": "/agencies",
             "platforms": "/platforms",

@@ -1,0 +1,302 @@
+"""Benchmark: /api/v1/targets?limit=50 against Datasette's own table JSON and a static-file ceiling.
+
+Run by hand, never by pytest (pytest collects only test_*.py files):
+
+    .venv/bin/python tests/benchmarks/bench_api.py [--datasets DIR] [--sample] [--rows 101]
+        [--duration 10] [--connections 16] [--rounds 3] [--readme]
+
+In one run, on loopback, it builds the database, serves it with the portal's own Datasette
+command line, and serves the exact bytes of the API response as a static file with Debian's
+nginx (one worker, like Datasette's one process) on a free port with a temporary config. wrk
+(Debian package `wrk`) measures requests per second and the 99th-percentile latency of
+each, round-robin for `--rounds` rounds (plus, for reference, the same bytes from a bare ASGI app under
+uvicorn: the ceiling of any Python server); the table reports medians and the ratios that the
+goal is stated in. When the curated data has fewer than `--rows` targets, copies of them (ids
+suffixed `-bench-N`) are added to the benchmark's own database so that a page really has 50
+records; the table says so. `--readme` writes the table into README.md's Performance section.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "build"))
+
+from kechuang.compile import build_database  # noqa: E402
+from kechuang.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.project import Project  # noqa: E402
+from kechuang.serve import datasette_arguments  # noqa: E402
+
+API_PATH = "/api/v1/targets?limit=50"
+DATASETTE_PATH = "/kechuang/targets.json?_size=50"
+START, END = "<!-- bench:api -->", "<!-- /bench:api -->"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(url)
+
+
+def prepare_datasets(args: argparse.Namespace, work: Path) -> Path:
+    folder = work / "datasets"
+    shutil.copytree(args.datasets or ROOT / "datasets", folder)
+    if args.sample:
+        for table in (ROOT / "tests" / "data" / "api_sample").glob("*.csv"):
+            shutil.copy(table, folder / table.name)
+    return folder
+
+
+def pad_targets(db: Path, rows: int) -> int:
+    """Copies of the curated targets until there are `rows`; returns how many were added."""
+    conn = sqlite3.connect(db)
+    columns = [r[1] for r in conn.execute("pragma table_info(targets)")]
+    originals = conn.execute("select * from targets").fetchall()
+    added = 0
+    while originals and conn.execute("select count(*) from targets").fetchone()[0] < rows:
+        for original in originals:
+            row = dict(zip(columns, original, strict=True))
+            row["id"] = f"{row['id']}-bench-{added}"
+            conn.execute(
+                f"insert into targets ({', '.join(columns)}) values ({', '.join('?' for _ in columns)})",
+                [row[c] for c in columns],
+            )
+            added += 1
+    conn.commit()
+    conn.close()
+    return added
+
+
+def start_nginx(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    root = work / "nginx"
+    (root / "www").mkdir(parents=True)
+    (root / "www" / "targets.json").write_bytes(body)
+    port = free_port()
+    temp = "".join(
+        f"  {kind}_temp_path {root}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
+    (root / "nginx.conf").write_text(
+        f"""worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+{temp}  server {{
+    listen 127.0.0.1:{port};
+    root {root}/www;
+    location / {{ default_type application/json; }}
+  }}
+}}
+"""
+    )
+    for path in (work, root, root / "www"):
+        path.chmod(0o755)  # nginx's worker runs as an unprivileged user
+    process = subprocess.Popen([nginx, "-c", str(root / "nginx.conf"), "-p", str(root)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/targets.json", timeout=20)
+    except TimeoutError:
+        process.terminate()
+        raise
+    return process, port
+
+
+ASGI_APP = """
+BODY = open(__file__.replace("bare_asgi.py", "body.json"), "rb").read()
+HEADERS = [(b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())]
+
+
+async def app(scope, receive, send):
+    if scope["type"] == "http":
+        await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+        await send({"type": "http.response.body", "body": BODY})
+"""
+
+
+def start_bare_asgi(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
+    """The same bytes from a minimal ASGI app under uvicorn, as Datasette runs it: Python's own ceiling."""
+    folder = work / "bare"
+    folder.mkdir()
+    (folder / "body.json").write_bytes(body)
+    (folder / "bare_asgi.py").write_text(ASGI_APP)
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare_asgi:app",
+            "--app-dir",
+            str(folder),
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/", timeout=20)
+    except TimeoutError:
+        process.terminate()
+        raise
+    return process, port
+
+
+def run_wrk(url: str, duration: int, connections: int) -> tuple[float, float]:
+    """(requests per second, p99 latency in ms) as wrk measures them."""
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    value, unit = re.search(r"99%\s+([\d.]+)(us|ms|s)", out).groups()
+    p99 = float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    return rps, p99
+
+
+def table(results: dict[str, list[tuple[float, float]]], sizes: dict[str, int], note: str, args) -> str:
+    median = {
+        name: (statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs))
+        for name, runs in results.items()
+    }
+    api_rps = median["api"][0]
+    labels = {
+        "api": f"`{API_PATH}` (our API)",
+        "datasette": f"`{DATASETTE_PATH}` (Datasette)",
+        "nginx": "same bytes as a static file (nginx)",
+        "bare": "same bytes from a bare ASGI app on uvicorn",
+    }
+    lines = [
+        "| endpoint | requests/s | p99 latency | body | our API's requests/s ÷ this |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name in ("api", "datasette", "nginx", "bare"):
+        rps, p99 = median[name]
+        lines.append(f"| {labels[name]} | {rps:,.0f} | {p99:.1f} ms | {sizes[name]:,} B | {api_rps / rps:.2f}× |")
+    lines.append("")
+    lines.append(
+        f"Medians of {args.rounds} rounds of wrk ({args.connections} connections, {args.duration} s each, one thread) "
+        f"on loopback, {os.cpu_count()} cores shared by the servers and the load generator "
+        f"(load average {args.load:.1f} when the run started: other work on the machine makes the numbers noisy, "
+        "the ratios come from the same rounds). "
+        f"{note} The bare ASGI app is the ceiling of any Python server under uvicorn. "
+        f"Goal: API ≥ 1× Datasette (measured {api_rps / median['datasette'][0]:.1f}×) and within 3× of nginx "
+        f"(measured {median['nginx'][0] / api_rps:.1f}× slower)."
+    )
+    return "\n".join(lines)
+
+
+def write_readme(text: str) -> None:
+    readme = ROOT / "README.md"
+    content = readme.read_text(encoding="utf-8")
+    block = f"{START}\n{text}\n{END}"
+    if START in content:
+        content = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, content, flags=re.S)
+    else:
+        content = content.rstrip() + f"\n\n## Performance\n\n### API v1\n\n{block}\n"
+    readme.write_text(content, encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=Path, help="datasets folder (default: the project's)")
+    parser.add_argument("--sample", action="store_true", help="use tests/data/api_sample in place of its tables")
+    parser.add_argument(
+        "--rows", type=int, default=101, help="pad targets to at least this many rows (default: two pages)"
+    )
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+
+    with tempfile.TemporaryDirectory(prefix="kechuang-bench-") as tmp:
+        work = Path(tmp)
+        project = Project(root=ROOT, datasets=prepare_datasets(args, work), schemas=ROOT / "schemas")
+        db = build_database(project, work / "db" / "kechuang.db").path
+        curated = sqlite3.connect(db).execute("select count(*) from targets").fetchone()[0]
+        added = pad_targets(db, args.rows)
+        note = f"Database: {curated} curated targets" + (
+            f" plus {added} copies (ids suffixed -bench-N) so that a page holds 50." if added else "."
+        )
+        port = free_port()
+        metadata = write_datasette_metadata(project, work / "metadata.json")
+        datasette = subprocess.Popen(
+            [sys.executable, "-m", "datasette", *datasette_arguments(project, db, metadata, "127.0.0.1", port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "KECHUANG_ROOT": str(ROOT)},
+        )
+        nginx = bare = None
+        args.load = os.getloadavg()[0]
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_for(base + API_PATH)
+            body = httpx.get(base + API_PATH).content
+            nginx, nginx_port = start_nginx(work, body)
+            bare, bare_port = start_bare_asgi(work, body)
+            urls = {
+                "api": base + API_PATH,
+                "datasette": base + DATASETTE_PATH,
+                "nginx": f"http://127.0.0.1:{nginx_port}/targets.json",
+                "bare": f"http://127.0.0.1:{bare_port}/",
+            }
+            sizes = {name: len(httpx.get(url).content) for name, url in urls.items()}
+            results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
+            for url in urls.values():
+                run_wrk(url, 2, args.connections)  # warm up
+            for round_number in range(args.rounds):
+                for name, url in urls.items():
+                    results[name].append(run_wrk(url, args.duration, args.connections))
+                    rps, p99 = results[name][-1]
+                    print(f"round {round_number + 1} {name:9} {rps:10,.0f} req/s  p99 {p99:7.1f} ms", file=sys.stderr)
+            text = table(results, sizes, note, args)
+        finally:
+            datasette.terminate()
+            datasette.wait(10)
+            for server in (nginx, bare):
+                if server is not None:
+                    server.terminate()
+                    server.wait(10)
+    print(text)
+    if args.readme:
+        write_readme(text)
+
+
+if __name__ == "__main__":
+    main()
