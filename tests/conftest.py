@@ -205,3 +205,13 @@ def build_db_with(tmp_path_factory: pytest.TempPathFactory, project: Project) ->
         return build_database(copy, folder / "kechuang.db").path
 
     return build
+
+
+@pytest.fixture(scope="session")
+def hostile(project: Project, tmp_path_factory: pytest.TempPathFactory, start_portal) -> tuple[Portal, dict]:
+    """The real datasets with script and markup payloads in every table (tests/hostile.py), built and
+    served; returns the portal and the hostile rows by table."""
+    from hostile import build_hostile
+
+    db, rows = build_hostile(project, tmp_path_factory.mktemp("hostile"))
+    return start_portal(db), rows
