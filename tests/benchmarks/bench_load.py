@@ -3,6 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_load.py                 # 50 clients, 60 s, own Datasette
     .venv/bin/python tests/benchmarks/bench_load.py --clients 10 --seconds 10
     .venv/bin/python tests/benchmarks/bench_load.py --url http://127.0.0.1:8001 --pid <server pid>
+    .venv/bin/python tests/benchmarks/bench_load.py --distinct        # plus a flood of distinct API requests
 
 Without --url it builds the real datasets into a temporary database and serves it with the
 portal's own Datasette command line. It reports throughput, p50/p99 latency (overall and per kind
@@ -22,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.load import run_load  # noqa: E402
+from benchmarks.load import discover_mix, run_load  # noqa: E402
 from conftest import free_port, wait_until_up  # noqa: E402
 from kechuang.compile import build_database  # noqa: E402
 from kechuang.metadata import write_datasette_metadata  # noqa: E402
@@ -53,6 +54,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--url", help="an already running portal (default: start one)")
     parser.add_argument("--pid", type=int, help="root process of that portal, for RSS sampling")
+    parser.add_argument(
+        "--distinct", action="store_true", help="add a flood of all-different API requests with 8 KB query strings"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         process = None
@@ -61,7 +65,8 @@ def main() -> int:
             url, process = start_portal(Path(tmp))
             pid = process.pid
         try:
-            report = run_load(url, args.clients, args.seconds, server_pid=pid, baseline_requests=200)
+            mix = discover_mix(url, distinct=args.distinct)
+            report = run_load(url, args.clients, args.seconds, server_pid=pid, mix=mix, baseline_requests=200)
         finally:
             if process:
                 process.terminate()

@@ -31,12 +31,12 @@ SQL = [
 
 @dataclass
 class Mix:
-    """Weighted lists of request paths, by kind."""
+    """Weighted request paths by kind: a list to choose from, or a function making a fresh path."""
 
-    paths: dict[str, list[str]] = field(default_factory=dict)
+    paths: dict[str, list[str] | Callable[[random.Random], str]] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
 
-    def add(self, kind: str, paths: list[str], weight: float) -> None:
+    def add(self, kind: str, paths: list[str] | Callable[[random.Random], str], weight: float) -> None:
         if paths:
             self.paths[kind] = paths
             self.weights[kind] = weight
@@ -48,9 +48,17 @@ class Mix:
 
         def pick() -> tuple[str, str]:
             kind = rng.choices(kinds, weights)[0]
-            return kind, rng.choice(self.paths[kind])
+            paths = self.paths[kind]
+            return kind, paths(rng) if callable(paths) else rng.choice(paths)
 
         return pick
+
+
+def distinct_api_request(rng: random.Random) -> str:
+    """A valid API request never seen before, with a query string near the guard's 8 KB limit: what a
+    visitor would send to fill the API's response caches with long keys."""
+    agencies = ",".join(f"{rng.getrandbits(64):016x}{'a' * 170}" for _ in range(40))
+    return f"/api/v1/targets?fields=id&limit=1&agency={agencies}"
 
 
 def _get_json(client: httpx.Client, path: str, **params) -> object | None:
@@ -79,8 +87,9 @@ def _api_paths(client: httpx.Client, ids: dict[str, list[str]], terms: list[str]
     return paths
 
 
-def discover_mix(base_url: str) -> Mix:
-    """Requests a visitor would make, from what this server serves."""
+def discover_mix(base_url: str, distinct: bool = False) -> Mix:
+    """Requests a visitor would make, from what this server serves; with `distinct`, also a flood of
+    API requests that are all different (see `distinct_api_request`)."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         ids = {
             table: [r["id"] for r in _get_json(client, f"/kechuang/{table}.json", _shape="array", _col="id", _size="max") or []]
@@ -109,6 +118,8 @@ def discover_mix(base_url: str) -> Mix:
             for term in terms
         ]
         mix.add("search", search, 3)
+        if distinct and "api" in mix.paths:
+            mix.add("api-distinct", distinct_api_request, 3)
     return mix
 
 
@@ -255,7 +266,9 @@ async def run_load_async(
     if baseline_requests:
         report.baseline_p50_ms = await _baseline(base_url, mix, baseline_requests)
     deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    # Drop idle connections before the server does (uvicorn closes them after 5 s): reusing one the
+    # server is closing at that moment fails the request, an artefact of the client, not the portal.
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=3)
     async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
         tasks = [asyncio.create_task(_client(http, mix.picker(seed=i), deadline, report)) for i in range(clients)]
         if server_pid:
