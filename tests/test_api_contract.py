@@ -112,7 +112,8 @@ def test_served_document_is_valid_openapi_3_1_and_the_one_generated_from_the_sch
     comparable["info"]["x-data-release"] = LOCAL_SPEC["info"]["x-data-release"]
     for item in comparable["paths"].values():
         for parameter in item["get"].get("parameters", []):
-            parameter.pop("example", None)
+            if parameter["in"] == "path":  # an existing id of the served data; query examples are fixed
+                parameter.pop("example", None)
     assert comparable == LOCAL_SPEC
 
 

@@ -20,10 +20,11 @@ class DerivedColumn:
     type: str  # Frictionless type name
     description: str
     description_zh: str
+    search: str | None = None  # like a schema field's x_search
 
 
 DERIVED_COLUMNS: tuple[DerivedColumn, ...] = (
-    DerivedColumn("policies", "text_zh", "string", "The full source text as received.", "所收源文本全文。"),
+    DerivedColumn("policies", "text_zh", "string", "The full source text as received.", "所收源文本全文。", search="body"),
     DerivedColumn(
         "policies",
         "source_sha256",

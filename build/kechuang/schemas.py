@@ -29,6 +29,7 @@ class Field:
     maximum: float | None = None
     filter: bool = False
     verbatim: bool = False
+    search: str | None = None  # x_search: the part of a search record the field feeds (name, title, quote, body)
 
     @property
     def is_english(self) -> bool:
@@ -89,6 +90,7 @@ def _parse_field(raw: dict[str, Any]) -> Field:
         maximum=c.get("maximum"),
         filter=bool(raw.get("x_filter", False)),
         verbatim=bool(raw.get("x_verbatim", False)),
+        search=raw.get("x_search"),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 from typing import Any
+from urllib.parse import urlencode
 
 from markdown_it import MarkdownIt
 
@@ -97,9 +98,14 @@ def example_url(path: str, operation: dict[str, Any]) -> str | None:
             if "example" not in p:
                 return None
             path = path.replace("{" + p["name"] + "}", p["example"])
+    query = [
+        (p["name"], p["example"])
+        for p in operation.get("parameters", [])
+        if p["in"] == "query" and p.get("required") and "example" in p
+    ]
     if operation["operationId"].startswith("list_"):
-        path += "?limit=3"
-    return path
+        query.append(("limit", "3"))
+    return path + ("?" + urlencode(query) if query else "")
 
 
 def _try_form(url: str | None, operation: dict[str, Any]) -> str:

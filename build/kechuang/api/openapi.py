@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..search import routes as search
+from ..search.records import searchable_tables
 from ..security.guard import MAX_PATH_BYTES, MAX_QUERY_BYTES
 from .collections import PREFIX, Catalog, Collection, Column, Embed, Filter
 from .pagination import MAX_CURSOR_LENGTH
@@ -275,6 +277,7 @@ def error_responses(*statuses: int) -> dict[str, Any]:
         406: "The Accept header allows none of the media types this endpoint answers with.",
         414: f"The path is longer than {MAX_PATH_BYTES} bytes or the query string longer than {MAX_QUERY_BYTES} "
         "(refused by the portal's request guard before any endpoint).",
+        503: "The served database has no search index, or the search took too long.",
     }
     out: dict[str, Any] = {
         "304": {"description": "Not modified: the If-None-Match ETag is current.", "headers": _headers()},
@@ -436,6 +439,82 @@ def meta_paths() -> dict[str, Any]:
     }
 
 
+def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
+    """GET /api/v1/search (kechuang.search): its path and the schema of its answer."""
+    types = [t.name for t in searchable_tables(catalog.schemas)]
+    one = "(" + "|".join(types) + ")"
+
+    def integer(name: str, description: str, low: int, high: int, default: int) -> dict[str, Any]:
+        schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
+        return {"name": name, "in": "query", "description": description, "schema": schema}
+
+    parameters = [
+        {
+            "name": "q",
+            "in": "query",
+            "required": True,
+            "description": "The words to search for, in Chinese (simplified or traditional), English or pinyin. "
+            "Everything is searched as text: quotes, brackets, *, ^, -, AND/OR/NOT/NEAR have no special meaning.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS},
+            "example": "技术经理人",
+        },
+        {
+            "name": "type",
+            "in": "query",
+            "description": "Only records of these tables, comma-separated, e.g. `targets,measures`: "
+            + ", ".join(f"`{t}`" for t in types)
+            + ".",
+            "schema": {"type": "string", "pattern": f"^{one}(,{one})*$"},
+        },
+        integer("limit", "Results per page.", 1, search.MAX_LIMIT, search.DEFAULT_LIMIT),
+        integer("offset", f"Results to skip (at most {search.MAX_OFFSET:,} matches are ranked).", 0, search.MAX_OFFSET, 0),
+    ]
+    text = {"type": "string"}
+    result = {
+        "type": "object",
+        "properties": {
+            "type": {"type": "string", "description": "The table the record is in, e.g. targets."},
+            "id": {"type": "string", "description": "Its primary key (comma-joined when it has two columns)."},
+            "title_zh": text,
+            "title_en": text,
+            "snippet_zh": {"type": "string", "description": "HTML: the record's text, escaped, matches in <mark>."},
+            "snippet_en": {"type": "string", "description": "HTML: the record's text, escaped, matches in <mark>."},
+            "url": {"type": "string", "description": "The record's page."},
+            "score": {"type": "number", "exclusiveMinimum": 0, "description": "Higher is a better match."},
+        },
+        "required": ["type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "score"],
+    }
+    schema = {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "q as given."},
+            "total": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": search.MAX_OFFSET,
+                "description": f"Matching records, counted up to {search.MAX_OFFSET:,}.",
+            },
+            "results": {"type": "array", "items": result},
+        },
+        "required": ["query", "total", "results"],
+    }
+    operation = {
+        "operationId": "search",
+        "tags": ["search"],
+        "summary": "Search every record, in Chinese and English · 中英文检索",
+        "description": "Policies, measures (with their full text), targets, indicators, platforms, funds, events, "
+        "agencies, glossary terms, headings and jurisdictions, best match first. Chinese words, traditional "
+        "characters, English words in any inflection, the pinyin of names, and glossary terms in the other "
+        "language all find the same records.",
+        "parameters": parameters,
+        "responses": {
+            **_ok("One page of results.", {JSON_TYPE: {"schema": ref("SearchResults")}}),
+            **error_responses(400, 406, 503),
+        },
+    }
+    return {f"{PREFIX}/search": {"get": operation}}, {"SearchResults": schema}
+
+
 def openapi_document(
     catalog: Catalog, release: dict[str, str], examples: dict[str, str] | None = None
 ) -> dict[str, Any]:
@@ -443,6 +522,9 @@ def openapi_document(
     examples = examples or {}
     schemas = common_schemas()
     paths = meta_paths()
+    search_path, search_schemas = search_paths(catalog)
+    paths.update(search_path)
+    schemas.update(search_schemas)
     for collection in catalog.collections.values():
         schemas[f"{collection.name}.record"] = record_schema(collection)
         schemas[f"{collection.name}.summary"] = summary_schema(collection)
@@ -469,6 +551,7 @@ def openapi_document(
         "servers": [{"url": "/", "description": "This portal"}],
         "tags": [
             {"name": "about", "description": "The index, this document and its web page."},
+            {"name": "search", "description": "One search over every record, in Chinese and English."},
             *(
                 {"name": c.name, "description": f"{c.schema.title} · {c.schema.title_zh}: {c.schema.description}"}
                 for c in catalog.collections.values()

@@ -289,9 +289,10 @@ ROUTES = [
     (rf"^{PREFIX}/?$", index_view),
     (rf"^{PREFIX}/openapi\.json$", openapi_view),
     (rf"^{PREFIX}/docs/?$", docs_view),
-    (rf"^{PREFIX}/(?P<collection>[^/]+)/?$", collection_view),
+    # /api/v1/search is kechuang.search's route; Datasette tries plugins' routes in no fixed order.
+    (rf"^{PREFIX}/(?P<collection>(?!search/?$)[^/]+)/?$", collection_view),
     (rf"^{PREFIX}/(?P<collection>[^/]+)/(?P<id>[^/]+)$", item_view),
-    (rf"^{PREFIX}/.*$", not_found_view),
+    (rf"^{PREFIX}/(?!search$).*$", not_found_view),
 ]
 
 

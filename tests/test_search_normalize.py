@@ -1,0 +1,161 @@
+"""The one normaliser and the query builder: same tokens for the same meaning; any input is safe."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kechuang.search.index import FTS_COLUMNS
+from kechuang.search.normalize import analyse, fold, pinyin_tokens, query_runs, stem
+from kechuang.search.query import Lexicon, parse_query
+from kechuang.search.service import load_search_index, run_search
+
+TOKEN = re.compile(r"^[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+$")  # no ASCII punctuation, space or control
+
+
+def words(text: str) -> set[str]:
+    return set(analyse(text).words.split())
+
+
+def grams(text: str) -> str:
+    return " " + " ".join(analyse(text).grams.split()) + " "
+
+
+@pytest.mark.parametrize(
+    ("variant", "canonical"),
+    [
+        ("科學城", "科学城"),  # traditional
+        ("技術經理人", "技术经理人"),
+        ("ＡＩ人工智能", "ai人工智能"),  # full-width Latin
+        ("２０２６年", "2026年"),  # full-width digits
+        ("TECHNOLOGY Transfer", "technology transfer"),  # case
+    ],
+)
+def test_variants_fold_to_the_same_text(variant, canonical):
+    assert fold(variant) == fold(canonical)
+    assert analyse(variant) == analyse(canonical)
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [("centres", "center"), ("technologies", "technology"), ("organization", "organisations"), ("managers", "manager")],
+)
+def test_english_inflections_and_spellings_share_a_stem(one, other):
+    assert stem(fold(one)) == stem(fold(other))
+
+
+def test_chinese_text_is_indexed_as_words_and_as_bigrams():
+    tokens = analyse("高标准建设东湖科学城")
+    assert {"东湖", "科学城", "建设"} <= set(tokens.words.split())
+    # every two-character stretch is a bigram token, so an unsegmented word is still found
+    text = "高标准建设东湖科学城"
+    for i in range(len(text) - 1):
+        assert f" {text[i : i + 2]} " in grams(text)
+
+
+def test_bigrams_do_not_cross_punctuation():
+    assert " 汉科 " not in grams("武汉，科技")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("东湖科学城", {"donghu", "kexuecheng", "donghukexuecheng", "dong", "hu", "ke", "xue", "cheng"}),
+        ("光谷", {"guanggu", "guang", "gu"}),
+        ("武汉市", {"wuhan", "wuhanshi"}),
+    ],
+)
+def test_names_carry_their_pinyin(name, expected):
+    assert {stem(t) for t in expected} <= set(pinyin_tokens(name).split())
+
+
+def test_query_runs_split_scripts():
+    runs = query_runs("光谷 AI产业 Technology")
+    assert [(r.script, r.text) for r in runs] == [("zh", "光谷"), ("latin", "ai"), ("zh", "产业"), ("latin", "technology")]
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=300, deadline=None)
+def test_analyse_never_raises_and_emits_plain_tokens(text):
+    tokens = analyse(text)
+    for token in (tokens.words + " " + tokens.grams + " " + pinyin_tokens(text)).split():
+        assert TOKEN.match(token), token
+
+
+@pytest.fixture(scope="module")
+def fts() -> sqlite3.Connection:
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"create virtual table search_index using fts5({', '.join(FTS_COLUMNS)}, content='', tokenize='ascii')")
+    row = [analyse("东湖科学城 人才 technology transfer \"quoted\" (x) 3000亿元").words] * len(FTS_COLUMNS)
+    marks = ", ".join("?" for _ in FTS_COLUMNS)
+    conn.execute(f"insert into search_index (rowid, {', '.join(FTS_COLUMNS)}) values (1, {marks})", row)
+    return conn
+
+
+LEXICON = Lexicon.from_rows(
+    [
+        (1, "zh", "揭榜挂帅", "揭榜挂帅", "揭榜挂帅"),
+        (1, "en", "open competition mechanism", "open competit mechan", "open competit mechan"),
+        (1, "py", "揭榜", "jiebang", "揭榜"),
+        (2, "zh", "光谷", "光谷", "光谷"),
+        (2, "en", "Optics Valley", "optic valley", "optic valley"),
+        (2, "py", "光谷", "guanggu", "光谷"),
+    ]
+)
+
+FTS_SYNTAX = st.sampled_from(
+    ['"', "'", "(", ")", "*", "^", "-", "+", ":", "{", "}", "AND", "OR", "NOT", "NEAR", "NEAR(", ",", " ", "title"]
+)
+
+
+@given(st.lists(st.one_of(FTS_SYNTAX, st.text(max_size=8)), max_size=30).map("".join))
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_query_builds_expressions_fts5_accepts(fts, text):
+    parsed = parse_query(text, LEXICON)
+    if parsed.is_empty:
+        return
+    for expression in (parsed.match_any(), parsed.match_all(), parsed.match_phrase(), parsed.match_title()):
+        if expression:
+            fts.execute("select rowid from search_index where search_index match ?", [expression]).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("query", "alternative"),
+    [
+        ("open competition mechanism", "揭榜挂帅"),
+        ("揭榜挂帅", "open competit mechan"),
+        ("guanggu", "optic valley"),
+        ("Optics Valley", "光谷"),
+    ],
+)
+def test_glossary_terms_expand_across_languages(query, alternative):
+    parsed = parse_query(query, LEXICON)
+    tokens = {" ".join(a.tokens) for u in parsed.units for a in u.alternatives}
+    assert alternative in tokens
+
+
+def test_punctuation_alone_is_an_empty_query():
+    assert parse_query("“”（）……*^-", LEXICON).is_empty
+
+
+@pytest.fixture(scope="module")
+def real_index(built_db):
+    conn = sqlite3.connect(built_db)
+    yield conn, load_search_index(conn)
+    conn.close()
+
+
+@given(st.lists(st.one_of(FTS_SYNTAX, st.text(max_size=6), st.sampled_from(["人才", "光谷", "guanggu", "technology"])), max_size=20).map("".join))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_query_runs_on_the_real_index(real_index, text):
+    """Parsing, every boost query, ranking and snippets on the real database: no input raises."""
+    conn, index = real_index
+    result = run_search(conn, text, index, limit=5, html_titles=True)
+    assert result.total >= len(result.results)
+    for row in result.results:
+        for key in ("snippet_zh", "snippet_en", "title_zh_html", "title_en_html"):
+            assert "<" not in row[key].replace("<mark>", "").replace("</mark>", ""), row[key]
