@@ -52,6 +52,7 @@ def hostile_paths(rows: dict[str, list[dict[str, str]]], schemas: dict[str, Tabl
     paths.append(f"/kechuang/jurisdictions?name_en__contains={quote(payload)}")
     paths += [f"/targets?{name}={quote(payload)}" for name in ("jurisdiction", "policy", "indicator", "agency")]
     paths += [f"/{route}/{quote(payload, safe='')}" for route in SITE_ITEM_ROUTES]
+    paths += [f"/-/search?q={quote(words)}" for words in ("pwned window", "script alert", "onerror img", payload)]
     return paths
 
 
