@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import shutil
 import socket
 import subprocess
@@ -69,9 +71,23 @@ class Portal:
                 self.process.kill()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Build outputs of the run, releases included, kept out of the checkout's dist/ (also for commands run)."""
+    dist = tmp_path_factory.mktemp("dist")
+    before = os.environ.get("KECHUANG_DIST")
+    os.environ["KECHUANG_DIST"] = str(dist)
+    yield dist
+    if before is None:
+        os.environ.pop("KECHUANG_DIST", None)
+    else:
+        os.environ["KECHUANG_DIST"] = before
+
+
 @pytest.fixture(scope="session")
-def project() -> Project:
-    return Project(root=ROOT, datasets=ROOT / "datasets", schemas=ROOT / "schemas")
+def project(dist_dir: Path) -> Project:
+    """The checkout's datasets and schemas; build outputs go to the run's private dist folder."""
+    return Project(root=ROOT, datasets=ROOT / "datasets", schemas=ROOT / "schemas", dist_dir=dist_dir)
 
 
 @pytest.fixture
@@ -103,7 +119,7 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
                 [sys.executable, "-m", "datasette", *args],
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
-                env={**__import__("os").environ, "KECHUANG_ROOT": str(project.root)},
+                env={**os.environ, "KECHUANG_ROOT": str(project.root)},
             )
         portal = Portal(f"http://127.0.0.1:{port}", process, db, log)
         started.append(portal)
@@ -145,6 +161,25 @@ def chromium():
         browser.close()
 
 
+def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames or []), list(reader)
+
+
+def write_table(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n", restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def add_table_rows(datasets: Path, table: str, *rows: dict[str, str]) -> None:
+    """Append rows to datasets/<table>.csv, columns in the header's order (missing ones empty)."""
+    header, existing = read_table(datasets / f"{table}.csv")
+    write_table(datasets / f"{table}.csv", header, [*existing, *rows])
+
+
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path:
     """The real datasets with the tables of tests/data/api_sample in place of the curated ones, built for real:
@@ -153,7 +188,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Pat
     shutil.copytree(project.datasets, folder)
     for table in API_SAMPLE.glob("*.csv"):
         shutil.copy(table, folder / table.name)
-    sample = Project(root=project.root, datasets=folder, schemas=project.schemas)
+    sample = Project(root=project.root, datasets=folder, schemas=project.schemas, dist_dir=project.dist)
     return build_database(sample, tmp_path_factory.mktemp("api-sample-build") / "kechuang.db").path
 
 
@@ -201,7 +236,7 @@ def build_db_with(tmp_path_factory: pytest.TempPathFactory, project: Project) ->
         datasets = folder / "datasets"
         shutil.copytree(project.datasets, datasets)
         add_rows(datasets, project.schemas, extra)
-        copy = Project(root=project.root, datasets=datasets, schemas=project.schemas)
+        copy = Project(root=project.root, datasets=datasets, schemas=project.schemas, dist_dir=project.dist)
         return build_database(copy, folder / "kechuang.db").path
 
     return build

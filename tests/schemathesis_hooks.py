@@ -38,6 +38,22 @@ def server_made_cursor(query):
     return {**query, "cursor": encode_cursor(position)}
 
 
+def no_vanishing_parameters(query):
+    """`query` with empty objects and arrays sent as empty values.
+
+    In negative testing the fuzzer may replace a parameter with `{}` or `[]`, which serialises to no
+    parameter at all: the request it sends is then valid, yet it expects a refusal. An empty value is
+    what such a client would send, and the API refuses it as it should.
+    """
+    if not isinstance(query, dict):
+        return query
+    return {k: ("" if isinstance(v, (dict, list)) and not v else v) for k, v in query.items()}
+
+
+def prepare_query(query):
+    return no_vanishing_parameters(server_made_cursor(query))
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
-    case.query = server_made_cursor(case.query)
+    case.query = prepare_query(case.query)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import schemathesis
 from schemathesis.config import SchemathesisConfig
-from schemathesis_hooks import server_made_cursor
+from schemathesis_hooks import prepare_query
 
 from conftest import API_SAMPLE, ROOT
 from kechuang.api.collections import build_catalog
@@ -69,7 +69,7 @@ sample_schema = _schema(sample_examples)
 def _call_and_validate(case, base_url: str) -> None:
     # A random cursor is refused by design (it has a checksum); send a server-made one instead,
     # as schemathesis.toml's hook does for `st run`. Every check applies.
-    case.query = server_made_cursor(case.query)
+    case.query = prepare_query(case.query)
     case.call_and_validate(base_url=base_url, timeout=30)
 
 

@@ -444,7 +444,7 @@ def portal_with_releases(tmp_path_factory, built_db: Path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "KECHUANG_ROOT": str(root)},
+        env={**os.environ, "KECHUANG_ROOT": str(root), "KECHUANG_DIST": str(root / "dist")},
     )
     served = Portal(f"http://127.0.0.1:{port}", process, built_db)
     wait_until_up(served.base_url + "/-/versions.json", process)

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlite_utils import Database
+
+from .paragraphs import paragraph_index, paragraph_start
+from .project import Project
 
 
 @dataclass(frozen=True)
@@ -107,56 +110,87 @@ def _offsets(source: str, text: str | None, near: int = 0) -> tuple[int | None, 
     return (start, start + len(text)) if start != -1 else (None, None)
 
 
-def fill_derived_columns(db: Database, sources: dict[str, str], source_bytes: dict[str, bytes]) -> None:
-    """Add and fill every derived column. `sources` maps policy id to its source text."""
-    for column in DERIVED_COLUMNS:
-        db[column.table].add_column(column.name, SQL_TYPES[column.type])
+class Deriver:
+    """Computes each row's derived columns as it is loaded, so every row is written once.
 
-    for policy_id, text in sources.items():
-        db["policies"].update(
-            policy_id,
-            {"text_zh": text, "source_sha256": hashlib.sha256(source_bytes[policy_id]).hexdigest()},
-        )
+    Tables load in dependency order, so a policy's source text is known before its measures, a
+    measure's offset before the quotes in it, and the units before the figures stated in them.
+    A measure's offsets are those of the paragraph its text starts (validation guarantees it
+    starts one), found through the paragraph index; a quote is looked for from its measure on.
+    """
 
-    measure_policy: dict[str, str] = {}
-    measure_start: dict[str, int] = {}
-    for row in db.query("select id, policy_id, text_zh from measures"):
-        start, end = _offsets(sources.get(row["policy_id"], ""), row["text_zh"])
-        measure_policy[row["id"]] = row["policy_id"]
-        measure_start[row["id"]] = start or 0
-        db["measures"].update(row["id"], {"text_start": start, "text_end": end})
+    def __init__(self, project: Project, db: Database):
+        self.project = project
+        self.db = db
+        self.sources: dict[str, str] = {}
+        self.paragraphs: dict[str, dict[str, list[int]]] = {}
+        self.measure_policy: dict[str, str] = {}
+        self.measure_start: dict[str, int] = {}
+        self._units: dict[str, tuple[float, str]] | None = None
 
-    units = {u["unit_zh"]: u for u in db.query("select * from units")}
+    # The curated fields each table's derived columns are computed from.
+    INPUTS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "policies": ("id", "source_file"),
+        "measures": ("id", "policy_id", "text_zh"),
+        "targets": ("policy_id", "measure_id", "quote_zh", "value", "value_max", "unit_zh"),
+        "funds": ("amount", "amount_unit_zh"),
+        "platform_mentions": ("measure_id", "quote_zh"),
+        "fund_mentions": ("measure_id", "quote_zh"),
+        "event_mentions": ("measure_id", "quote_zh"),
+    }
 
-    def base(value: Any, unit: str | None) -> Any:
-        if value is None or unit not in units:
+    def columns(self, table: str) -> list[str]:
+        return [c.name for c in derived_columns(table)]
+
+    def derive(self, table: str, columns: dict[str, list[Any]], count: int) -> list[list[Any]]:
+        """The derived columns of a whole table, given its typed curated columns, in `columns(table)` order."""
+        names = self.columns(table)
+        if not names:
+            return []
+        inputs = self.INPUTS[table]
+        rows = (dict(zip(inputs, values, strict=True)) for values in zip(*(columns[n] for n in inputs), strict=True))
+        derived = [self.values(table, row) for row in rows]
+        return [list(column) for column in zip(*derived, strict=True)] if derived else [[] for _ in names]
+
+    @property
+    def units(self) -> dict[str, tuple[float, str]]:
+        if self._units is None:
+            rows = self.db.execute("select unit_zh, factor, base_unit from units").fetchall()
+            self._units = {unit: (float(factor), base_unit) for unit, factor, base_unit in rows}
+        return self._units
+
+    def base(self, value: Any, unit: str | None) -> float | None:
+        if value is None or unit not in self.units:
             return None
-        return value * units[unit]["factor"]
+        return float(value) * self.units[unit][0]
 
-    for row in db.query("select id, policy_id, measure_id, quote_zh, value, value_max, unit_zh from targets"):
-        start, end = _offsets(
-            sources.get(row["policy_id"], ""), row["quote_zh"], measure_start.get(row["measure_id"], 0)
-        )
-        db["targets"].update(
-            row["id"],
-            {
-                "base_unit": units.get(row["unit_zh"], {}).get("base_unit"),
-                "value_base": base(row["value"], row["unit_zh"]),
-                "value_max_base": base(row["value_max"], row["unit_zh"]),
-                "quote_start": start,
-                "quote_end": end,
-            },
-        )
+    def quote(self, policy_id: str, measure_id: str | None, quote: str | None) -> tuple[int | None, int | None]:
+        return _offsets(self.sources.get(policy_id, ""), quote, self.measure_start.get(measure_id or "", 0))
 
-    for row in db.query("select id, amount, amount_unit_zh from funds"):
-        db["funds"].update(row["id"], {"amount_cny": base(row["amount"], row["amount_unit_zh"])})
-
-    for table, key in (
-        ("platform_mentions", "platform_id"),
-        ("fund_mentions", "fund_id"),
-        ("event_mentions", "event_id"),
-    ):
-        for row in db.query(f"select rowid, {key}, measure_id, quote_zh from {table}"):
-            policy_id = measure_policy.get(row["measure_id"], "")
-            start, end = _offsets(sources.get(policy_id, ""), row["quote_zh"], measure_start.get(row["measure_id"], 0))
-            db.execute(f"update {table} set quote_start = ?, quote_end = ? where rowid = ?", [start, end, row["rowid"]])
+    def values(self, table: str, row: dict[str, Any]) -> list[Any]:
+        """The derived columns of `row`, in `derived_columns(table)` order."""
+        if table == "policies":
+            data = (self.project.datasets / row["source_file"]).read_bytes()
+            text = data.decode("utf-8")
+            self.sources[row["id"]] = text
+            self.paragraphs[row["id"]] = paragraph_index(text)
+            return [text, hashlib.sha256(data).hexdigest()]
+        if table == "measures":
+            policy_id, text = row["policy_id"], row["text_zh"]
+            source = self.sources.get(policy_id, "")
+            at = paragraph_start(source, self.paragraphs[policy_id], text) if policy_id in self.paragraphs else None
+            start, end = (at, at + len(text)) if at is not None and text else _offsets(source, text)
+            self.measure_policy[row["id"]] = policy_id
+            self.measure_start[row["id"]] = start or 0
+            return [start, end]
+        if table == "targets":
+            unit = row["unit_zh"]
+            start, end = self.quote(row["policy_id"], row["measure_id"], row["quote_zh"])
+            base_unit = self.units[unit][1] if unit in self.units else None
+            return [base_unit, self.base(row["value"], unit), self.base(row["value_max"], unit), start, end]
+        if table == "funds":
+            return [self.base(row["amount"], row["amount_unit_zh"])]
+        if table in ("platform_mentions", "fund_mentions", "event_mentions"):
+            measure_id = row["measure_id"]
+            return list(self.quote(self.measure_policy.get(measure_id, ""), measure_id, row["quote_zh"]))
+        return []

@@ -35,9 +35,25 @@ def format_number(value: float) -> str:
     return repr(float(value)).rstrip("0").rstrip(".")
 
 
+def number_occurs(text: str, number: str) -> bool:
+    """True when `number` occurs in `text` as a whole number: no digit or "." before it, no digit after.
+
+    The same test as the pattern (?<![\\d.])NUMBER(?!\\d) (`\\d` is any Unicode decimal digit, as
+    `str.isdecimal`), without compiling a pattern per figure.
+    """
+    start = text.find(number)
+    while start != -1:
+        before = text[start - 1] if start else ""
+        after = text[start + len(number) : start + len(number) + 1]
+        if not (before.isdecimal() or before == ".") and not after.isdecimal():
+            return True
+        start = text.find(number, start + 1)
+    return False
+
+
 def figure_states(figure: str, value: float) -> bool:
     """True when `figure` (e.g. `3000亿元`, `1-2个`, `十大`, `第一`) writes `value`."""
     compact = figure.replace(",", "").replace("，", "")
-    if re.search(rf"(?<![\d.]){re.escape(format_number(value))}(?![\d])", compact):
+    if number_occurs(compact, format_number(value)):
         return True
     return any(parse_chinese_numeral(run) == value for run in CHINESE_NUMERAL_RUN.findall(compact))

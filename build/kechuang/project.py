@@ -21,24 +21,33 @@ def find_root() -> Path:
 
 @dataclass(frozen=True)
 class Project:
-    """The folders of one project; `datasets` may point elsewhere (tests, staging copies)."""
+    """The folders of one project; `datasets` and `dist_dir` may point elsewhere (tests, staging copies)."""
 
     root: Path
     datasets: Path
     schemas: Path
+    dist_dir: Path | None = None
 
     @classmethod
     def locate(cls, datasets: Path | None = None, schemas: Path | None = None) -> Project:
+        """The project around the working directory; $KECHUANG_DIST moves the build outputs elsewhere."""
         root = find_root()
+        dist = os.environ.get("KECHUANG_DIST")
         return cls(
             root=root,
             datasets=(datasets or root / "datasets").resolve(),
             schemas=(schemas or root / "schemas").resolve(),
+            dist_dir=Path(dist).resolve() if dist else None,
         )
 
     @property
     def dist(self) -> Path:
-        return self.root / "dist"
+        return self.dist_dir or self.root / "dist"
+
+    @property
+    def releases(self) -> Path:
+        """Where `kechuang release` writes each release, one folder per version."""
+        return self.dist / "releases"
 
     @property
     def default_db(self) -> Path:

@@ -15,37 +15,38 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .numerals import figure_states, format_number
+from .paragraphs import SPACES, paragraph_index, paragraph_start
 from .problems import Problem
 from .project import Project
 from .schemas import TableSchema
-from .tables import cast_value, read_raw_rows
+from .tables import cast_value, read_raw_columns, read_raw_rows
 
 CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff60]+")
 SENTENCE_END = "。；;"
 MASK = "*"
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
-    """One row of a table, raw and typed, with where it came from."""
+    """One row of a table as written (every column a string), with where it came from."""
 
     table: str
     file: str
     line: int
     raw: dict[str, str]
-    typed: dict[str, object]
 
 
 def _records(project: Project, schema: TableSchema, shown: str) -> Iterator[Record]:
-    types = {f.name: f.type for f in schema.fields}
     for line, raw in read_raw_rows(project.table_path(schema.name)):
-        typed: dict[str, object] = {}
-        for name, value in raw.items():
-            try:
-                typed[name] = cast_value(value, types.get(name, "string"))
-            except ValueError:
-                typed[name] = None  # already reported by the Frictionless check
-        yield Record(schema.name, shown, line, raw, typed)
+        yield Record(schema.name, shown, line, raw)
+
+
+def _number(raw: dict[str, str], name: str) -> object:
+    """A number cell's value; None when empty or not a number (the schema check reports that)."""
+    try:
+        return cast_value(raw.get(name, ""), "number")
+    except ValueError:
+        return None
 
 
 def _longest_verbatim_prefix(text: str, source: str) -> int:
@@ -82,6 +83,17 @@ def _is_sentence(text: str, source: str) -> bool:
     return False
 
 
+def _sentence_at(source: str, start: int, text: str) -> bool:
+    """True when `text`, found at `start` in `source`, starts and ends at sentence boundaries (as `_is_sentence`)."""
+    before = start - 1
+    while before >= 0 and source[before] in SPACES:
+        before -= 1
+    if before >= 0 and source[before] not in SENTENCE_END + "\n":
+        return False
+    after = source[start + len(text) : start + len(text) + 1]
+    return text[-1] in SENTENCE_END or after in ("", "\n", "\r") or after in SENTENCE_END
+
+
 def _starts_paragraph(text: str, source: str) -> bool:
     start = source.find(text)
     while start != -1:
@@ -100,6 +112,8 @@ class RuleContext:
         self.sources: dict[str, tuple[str, str]] = {}
         self.measures = {r.raw.get("id", ""): r for r in tables.get("measures", [])}
         self.problems: list[Problem] = []
+        self._paragraphs: dict[str, dict[str, list[int]]] = {}
+        self._measure_offsets: dict[str, int | None] = {}
 
     def add(self, record: Record, field: str, message: str) -> None:
         self.problems.append(Problem(record.file, record.line, field, message))
@@ -139,6 +153,41 @@ class RuleContext:
                     Problem(self.project.display(path), 0, "", "no policy in policies.csv refers to this source")
                 )
 
+    def paragraph_start(self, policy_id: str, text: str) -> int | None:
+        """Where `text` starts a paragraph of the policy's source, through the paragraph index; None if the
+        index cannot tell (the full checks then decide)."""
+        source = self.sources[policy_id][1]
+        if policy_id not in self._paragraphs:
+            self._paragraphs[policy_id] = paragraph_index(source)
+        return paragraph_start(source, self._paragraphs[policy_id], text)
+
+    def paragraph_found(self, record: Record, policy_id: str, text: str) -> bool:
+        """Fast acceptance of a text_zh or heading_zh: it starts a paragraph of the policy's source."""
+        if record.table == "measures" and self.measures.get(record.raw.get("id", "")) is record:
+            return self.measure_offset(record.raw["id"]) is not None  # computed once, reused by its quotes
+        return self.paragraph_start(policy_id, text) is not None
+
+    def measure_offset(self, measure_id: str) -> int | None:
+        """Where a measure's verbatim text starts its paragraph in its policy's source, if it does."""
+        if measure_id not in self._measure_offsets:
+            measure = self.measures.get(measure_id)
+            policy_id = measure.raw.get("policy_id", "") if measure else ""
+            found = None
+            if measure and policy_id in self.sources and measure.raw.get("text_zh"):
+                found = self.paragraph_start(policy_id, measure.raw["text_zh"])
+            self._measure_offsets[measure_id] = found
+        return self._measure_offsets[measure_id]
+
+    def quote_accepted(self, record: Record, policy_id: str, text: str) -> bool:
+        """Fast acceptance of a quote_zh: a whole sentence of its measure's text, the measure verified in
+        the same policy's source. Exact: whatever it accepts, the full checks accept too."""
+        measure = self.measures.get(record.raw.get("measure_id", ""))
+        if measure is None or measure.raw.get("policy_id") != policy_id:
+            return False
+        offset = self.measure_offset(measure.raw.get("id", ""))
+        within = measure.raw.get("text_zh", "").find(text) if offset is not None else -1
+        return within != -1 and _sentence_at(self.sources[policy_id][1], offset + within, text)
+
     def policy_of(self, record: Record) -> str | None:
         if record.raw.get("policy_id"):
             return record.raw["policy_id"]
@@ -146,17 +195,28 @@ class RuleContext:
         return measure.raw.get("policy_id") if measure else None
 
 
-def check_cells(ctx: RuleContext, schema: TableSchema, records: Iterable[Record]) -> None:
-    for record in records:
-        for name, value in record.raw.items():
-            if name not in schema.field_names or not value:
-                continue
-            if any(ch in value for ch in "\n\r\t"):
-                ctx.add(record, name, "contains a line break or tab; keep each cell on one line")
-            elif value != value.strip():
-                ctx.add(record, name, "has leading or trailing spaces")
-            if schema.field(name).is_english and (found := CHINESE.findall(value)):
-                ctx.add(record, name, f'English field contains Chinese characters: "{"".join(found)[:20]}"')
+def _cell_problems(ctx: RuleContext, record: Record, name: str, value: str, english: bool) -> None:
+    if "\n" in value or "\r" in value or "\t" in value:
+        ctx.add(record, name, "contains a line break or tab; keep each cell on one line")
+    elif value != value.strip():
+        ctx.add(record, name, "has leading or trailing spaces")
+    if english and (found := CHINESE.findall(value)):
+        ctx.add(record, name, f'English field contains Chinese characters: "{"".join(found)[:20]}"')
+
+
+def check_cells(ctx: RuleContext, schema: TableSchema, records: list[Record]) -> None:
+    """Line breaks, stray spaces, Chinese in English fields: each column is searched whole first, and
+    only a column with a hit is gone through cell by cell for the located messages."""
+    columns = read_raw_columns(ctx.project.table_path(schema.name)) if records else {}
+    for f in schema.fields:
+        column = columns.get(f.name) or [""] * len(records)
+        joined = "\x00".join(column)
+        suspect = "\n" in joined or "\r" in joined or "\t" in joined or list(map(str.strip, column)) != column
+        if not suspect and not (f.is_english and CHINESE.search(joined)):
+            continue
+        for record, value in zip(records, column, strict=True):
+            if value:
+                _cell_problems(ctx, record, f.name, value, f.is_english)
 
 
 def check_verbatim(ctx: RuleContext, schema: TableSchema, records: Iterable[Record]) -> None:
@@ -170,6 +230,10 @@ def check_verbatim(ctx: RuleContext, schema: TableSchema, records: Iterable[Reco
             text = record.raw.get(name, "")
             if not text:
                 continue
+            if name in ("text_zh", "heading_zh") and ctx.paragraph_found(record, policy_id, text):
+                continue  # verbatim, at the start of a paragraph
+            if name == "quote_zh" and ctx.quote_accepted(record, policy_id, text):
+                continue  # a whole sentence of its measure's verbatim text
             if text not in source:
                 ctx.add(record, name, _not_verbatim(text, source_name, source))
             elif name in ("text_zh", "heading_zh") and not _starts_paragraph(text, source):
@@ -203,9 +267,9 @@ def check_same_policy(ctx: RuleContext, records: Iterable[Record]) -> None:
 
 def check_targets(ctx: RuleContext, records: Iterable[Record]) -> None:
     for record in records:
-        raw, typed = record.raw, record.typed
+        raw = record.raw
         figure, quote = raw.get("figure_zh", ""), raw.get("quote_zh", "")
-        value, value_max = typed.get("value"), typed.get("value_max")
+        value, value_max = _number(raw, "value"), _number(raw, "value_max")
         masked = MASK in figure
         if figure and quote and figure not in quote:
             ctx.add(record, "figure_zh", f'"{figure}" does not occur in quote_zh')

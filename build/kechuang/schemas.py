@@ -64,7 +64,7 @@ class TableSchema:
                 return f
         raise KeyError(f"{self.name} has no field {name}")
 
-    @property
+    @functools.cached_property
     def field_names(self) -> list[str]:
         return [f.name for f in self.fields]
 

@@ -38,7 +38,7 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(TESTS), str(TESTS / "benchmarks")]
 
 from stock_search import make_stock_db  # noqa: E402
-from synthetic import synthetic_records  # noqa: E402
+from synthetic_corpus import synthetic_records  # noqa: E402
 
 from conftest import free_port, wait_until_up  # noqa: E402
 from kechuang.compile import build_database  # noqa: E402
