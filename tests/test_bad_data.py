@@ -45,12 +45,16 @@ def write_table(path: Path, header: list[str], rows: list[dict[str, str]]) -> No
         writer.writerows(rows)
 
 
-def set_cell(datasets: Path, table: str, column: str, value: Callable[[str], str], want_value: bool = False) -> int:
-    """Change one cell (of the first row that has a value there, if `want_value`); return its line."""
+def set_cell(
+    datasets: Path, table: str, column: str, value: Callable[[str], str], want_value: bool = False
+) -> int | None:
+    """Change one cell (of the first row that has a value there, if `want_value`); return its line,
+    or None when the table has no such row yet (e.g. no id has been withdrawn)."""
     path = datasets / f"{table}.csv"
     header, rows = read_table(path)
     index = next((i for i, r in enumerate(rows) if r[column] or not want_value), None)
-    assert index is not None, f"{table}.{column} has no row to break"
+    if index is None:
+        return None
     rows[index][column] = value(rows[index][column])
     write_table(path, header, rows)
     return index + 2
@@ -107,7 +111,8 @@ def test_dangling_reference_is_reported(datasets_copy):
     expected = []
     for table, column, target in FOREIGN_KEYS:
         line = set_cell(datasets_copy, table, column, lambda _: "no-such-record")
-        expected.append((table, line, column, f'"no-such-record" is not an id in {target}'))
+        if line is not None:
+            expected.append((table, line, column, f'"no-such-record" is not an id in {target}'))
     assert_all_reported(datasets_copy, expected)
 
 
@@ -120,7 +125,8 @@ def test_out_of_range_number_is_reported(datasets_copy, side):
         step = -1 if why.startswith("below") else 1
         outside = str(int(bound) + step) if float(bound).is_integer() else str(bound + step)
         line = set_cell(datasets_copy, table, column, lambda _, outside=outside: outside)
-        expected.append((table, line, column, f'"{outside}" is {why}'))
+        if line is not None:
+            expected.append((table, line, column, f'"{outside}" is {why}'))
     assert_all_reported(datasets_copy, expected)
 
 
@@ -128,7 +134,8 @@ def test_text_not_in_the_source_is_reported(datasets_copy):
     expected = []
     for table, column in VERBATIM:
         line = set_cell(datasets_copy, table, column, lambda text: text[:4] + "※" + text[4:], want_value=True)
-        expected.append((table, line, column, "is not verbatim in sources/"))
+        if line is not None:
+            expected.append((table, line, column, "is not verbatim in sources/"))
     assert_all_reported(datasets_copy, expected)
 
 
@@ -136,7 +143,8 @@ def test_chinese_left_in_an_english_field_is_reported(datasets_copy):
     expected = []
     for table, column in ENGLISH:
         line = set_cell(datasets_copy, table, column, lambda text: f"{text} 待译".strip(), want_value=True)
-        expected.append((table, line, column, 'contains Chinese characters: "待译"'))
+        if line is not None:
+            expected.append((table, line, column, 'contains Chinese characters: "待译"'))
     assert_all_reported(datasets_copy, expected)
 
 
@@ -288,7 +296,7 @@ def test_serve_with_broken_datasets_keeps_serving_the_last_good_database(project
             cwd=root,
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "KECHUANG_ROOT": str(root)},
+            env={**os.environ, "KECHUANG_ROOT": str(root), "KECHUANG_DIST": str(root / "dist")},
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/-/versions.json", process, log=log)
@@ -304,3 +312,79 @@ def test_serve_with_broken_datasets_keeps_serving_the_last_good_database(project
 
 def _project(root: Path) -> Project:
     return Project(root=root, datasets=root / "datasets", schemas=root / "schemas")
+
+
+# --- end to end through the real serving path: nginx, workers, `kechuang release` ------------------
+
+
+def rename_first_target(datasets: Path) -> None:
+    """An id that was published, renamed: the old id is gone (ids are published contracts)."""
+    header, rows = read_table(datasets / "targets.csv")
+    rows[0]["id"] = rows[0]["id"] + "-renamed"
+    write_table(datasets / "targets.csv", header, rows)
+
+
+RELEASE_BREAKERS: list[tuple[str, Callable[[Path], None]]] = [
+    ("renamed id", rename_first_target),
+    ("gbk", lambda d: reencode("gbk")(d / "agencies.csv")),
+    ("quote not in the source", quote_not_in_source),
+    ("duplicate id", duplicate_first_target),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.nginx
+def test_a_broken_release_is_not_published_and_the_served_one_stays(project, tmp_path):
+    """`kechuang serve --workers 2` serves the last release; `kechuang release` with each kind of broken
+    data fails, publishes nothing, and every visitor keeps getting the same release and the same data."""
+    from kechuang.release.publish import write_release
+
+    dist = tmp_path / "dist"
+    released = write_release(Project(root=project.root, datasets=project.datasets, schemas=project.schemas, dist_dir=dist))
+    env = {**os.environ, "KECHUANG_DIST": str(dist)}
+    port = free_port()
+    with (tmp_path / "serve.log").open("w") as log:
+        cluster = subprocess.Popen(
+            [sys.executable, "-m", "kechuang.cli", "serve", "--workers", "2", "--port", str(port)],
+            cwd=project.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/-/release.json", cluster, timeout=120, log=tmp_path / "serve.log")
+        assert httpx.get(url + "/-/release.json").json()["version"] == released.version
+        before = served_state(url)
+        for case, breaker in RELEASE_BREAKERS:
+            datasets = tmp_path / case.replace(" ", "-") / "datasets"
+            shutil.copytree(project.datasets, datasets)
+            breaker(datasets)
+            done = subprocess.run(
+                [sys.executable, "-m", "kechuang.cli", "release", "--datasets", str(datasets)],
+                cwd=project.root,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            )
+            assert done.returncode != 0, (case, done.stdout[-2000:], done.stderr[-2000:])
+            assert f"{datasets}/" in done.stdout + done.stderr, case
+            assert sorted(p.name for p in (dist / "releases").iterdir() if not p.name.startswith(".")) == sorted(
+                [released.version, "index.json", "latest"]
+            ), case
+            assert httpx.get(url + "/-/release.json").json()["version"] == released.version, case
+            assert served_state(url) == before, case
+        assert "was published in release" in "".join(
+            subprocess.run(
+                [sys.executable, "-m", "kechuang.cli", "validate", "--datasets", str(tmp_path / "renamed-id" / "datasets")],
+                cwd=project.root,
+                capture_output=True,
+                text=True,
+                env=env,
+                check=False,
+            ).stdout
+        )
+    finally:
+        cluster.terminate()
+        cluster.wait(60)

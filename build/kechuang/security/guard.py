@@ -185,6 +185,13 @@ def security_headers(content_type: str) -> dict[str, str]:
     return {**COMMON_HEADERS, "content-security-policy": policy}
 
 
+def nginx_headers(indent: str = "        ") -> str:
+    """The headers of a response nginx answers itself (release files, its own errors), as `add_header`
+    lines: the same values as the guard's, with the policy for non-pages."""
+    headers = {**COMMON_HEADERS, "content-security-policy": DATA_POLICY}
+    return f"\n{indent}".join(f'add_header {name} "{value}" always;' for name, value in headers.items())
+
+
 def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
     present = {name.lower() for name, _value in headers}
     content_type = next((v.decode("latin-1") for n, v in headers if n.lower() == b"content-type"), "")
