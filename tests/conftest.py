@@ -31,13 +31,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(
-                f"server exited with {process.returncode}: {process.stderr.read() if process.stderr else ''}"
-            )
+            output = log.read_text(errors="replace") if log else ""
+            raise RuntimeError(f"server exited with {process.returncode}: {output}")
         try:
             if httpx.get(url, timeout=2).status_code < 500:
                 return
@@ -54,6 +53,11 @@ class Portal:
     base_url: str
     process: subprocess.Popen
     db: Path
+    log: Path | None = None
+
+    def log_text(self) -> str:
+        """What the server wrote to stderr so far (a file, so a chatty server never blocks on a pipe)."""
+        return self.log.read_text(errors="replace") if self.log else ""
 
     def get(self, path: str, **kwargs) -> httpx.Response:
         return httpx.get(self.base_url + path, timeout=30, **kwargs)
@@ -109,16 +113,17 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
         port = free_port()
         metadata = write_datasette_metadata(project, tmp_path_factory.mktemp("meta") / "metadata.json")
         args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "datasette", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "KECHUANG_ROOT": str(project.root)},
-        )
-        portal = Portal(f"http://127.0.0.1:{port}", process, db)
+        log = metadata.parent / "datasette.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "datasette", *args],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env={**os.environ, "KECHUANG_ROOT": str(project.root)},
+            )
+        portal = Portal(f"http://127.0.0.1:{port}", process, db, log)
         started.append(portal)
-        wait_until_up(portal.base_url + "/-/versions.json", process)
+        wait_until_up(portal.base_url + "/-/versions.json", process, log=log)
         return portal
 
     yield start
@@ -130,6 +135,30 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
 def portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
     """The real data served by a real Datasette, shared by the whole run."""
     return start_portal(built_db)
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """Headless Chromium from Debian, driven by Playwright, for one test module.
+
+    Module scope: Playwright's sync API allows one instance per thread at a time, and other modules
+    start their own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
 
 
 def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
@@ -211,3 +240,13 @@ def build_db_with(tmp_path_factory: pytest.TempPathFactory, project: Project) ->
         return build_database(copy, folder / "kechuang.db").path
 
     return build
+
+
+@pytest.fixture(scope="session")
+def hostile(project: Project, tmp_path_factory: pytest.TempPathFactory, start_portal) -> tuple[Portal, dict]:
+    """The real datasets with script and markup payloads in every table (tests/hostile.py), built and
+    served; returns the portal and the hostile rows by table."""
+    from hostile import build_hostile
+
+    db, rows = build_hostile(project, tmp_path_factory.mktemp("hostile"))
+    return start_portal(db), rows

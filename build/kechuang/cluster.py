@@ -38,6 +38,7 @@ from pathlib import Path
 from .metadata import write_datasette_metadata
 from .project import Project
 from .release.versions import latest_database
+from .security.guard import nginx_headers
 from .serve import datasette_arguments, prepare
 
 TEMPLATE = Path("deploy") / "nginx.conf.template"
@@ -229,6 +230,7 @@ class Cluster:
             "servers": servers,
             "listen": f"{self.host}:{self.port}",
             "proxy_cache": "kechuang" if self.cache else "off",
+            "security_headers": nginx_headers(),
         }
         return render_template((self.project.root / TEMPLATE).read_text(encoding="utf-8"), values)
 

@@ -133,8 +133,15 @@ class RuleContext:
                     f'"{relative}" does not exist under {self.project.display(self.project.datasets)}/',
                 )
                 continue
+            data = path.read_bytes()
+            if data.startswith(b"\xef\xbb\xbf"):
+                self.add(
+                    policy,
+                    "source_file",
+                    f'"{relative}" starts with a byte-order mark (BOM); save it as UTF-8 without BOM',
+                )
             try:
-                text = path.read_text(encoding="utf-8")
+                text = data.decode("utf-8")
             except UnicodeDecodeError:
                 self.add(policy, "source_file", f'"{relative}" is not UTF-8 text')
                 continue

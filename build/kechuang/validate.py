@@ -147,6 +147,9 @@ def check_tables(
         if not path.exists():
             problems.append(Problem(shown, 0, "", f"is missing; every schema in schemas/ needs its table ({name}.csv)"))
             continue
+        if path.stat().st_size == 0:
+            problems.append(Problem(shown, 0, "", "is empty; a table needs at least its header row"))
+            continue
         file_problems = check_encoding(path, shown) or check_separator(path, shown)
         problems.extend(file_problems)
         if not file_problems:

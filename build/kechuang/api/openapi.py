@@ -10,6 +10,7 @@ from typing import Any
 
 from ..search import routes as search
 from ..search.records import searchable_tables
+from ..security.guard import MAX_PATH_BYTES, MAX_QUERY_BYTES
 from .collections import PREFIX, Catalog, Collection, Column, Embed, Filter
 from .pagination import MAX_CURSOR_LENGTH
 from .query import (
@@ -274,12 +275,14 @@ def error_responses(*statuses: int) -> dict[str, Any]:
         400: "A parameter is unknown, repeated or invalid; `param` names it.",
         404: "No such record.",
         406: "The Accept header allows none of the media types this endpoint answers with.",
+        414: f"The path is longer than {MAX_PATH_BYTES} bytes or the query string longer than {MAX_QUERY_BYTES} "
+        "(refused by the portal's request guard before any endpoint).",
         503: "The served database has no search index, or the search took too long.",
     }
     out: dict[str, Any] = {
         "304": {"description": "Not modified: the If-None-Match ETag is current.", "headers": _headers()},
     }
-    for status in statuses:
+    for status in (*statuses, 414):
         out[str(status)] = {
             "description": reasons[status],
             "content": {JSON_TYPE: {"schema": ref("Error")}},

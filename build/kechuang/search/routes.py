@@ -58,7 +58,8 @@ async def search_context(datasette, release: dict[str, str]) -> SearchContext:
         def load(conn: sqlite3.Connection) -> SearchContext:
             from sqlite_utils import Database
 
-            schemas = compiled_schemas(Database(conn))
+            # no PRAGMA recursive_triggers: served connections refuse state changes (kechuang.security)
+            schemas = compiled_schemas(Database(conn, recursive_triggers=False))
             labels = {name: (s.title, s.title_zh) for name, s in schemas.items()}
             return SearchContext(load_search_index(conn), labels)
 
@@ -100,10 +101,11 @@ def read_params(params: dict[str, str], context: SearchContext, default_limit: i
         message = f"q is {len(q)} characters long; search takes at most {MAX_QUERY_CHARS}."
         raise web.HttpError(400, message, "q", "query_too_long")
     types: list[str] = []
-    for name in params.get("type", "").split(","):
+    for name in params["type"].split(",") if "type" in params else []:
         name = name.strip()
         if not name:
-            continue
+            # as the OpenAPI document says: one or more type names, comma-separated, none empty
+            raise web.HttpError(400, f"type names one or more of: {', '.join(context.types)}; none may be empty.", "type")
         if name not in context.types:
             message = f"type {name[:60]!r} is not searchable; use one or more of: {', '.join(context.types)}."
             raise web.HttpError(400, message, "type")
@@ -161,6 +163,8 @@ async def search_page(datasette, request) -> Response:
         return web.error_response(405, f"{request.method} is not allowed here; use GET.")
     release = await web.data_release(datasette)
     args = {name: request.args.get(name, "") for name in PARAMETERS if name in request.args}
+    if not args.get("type"):
+        args.pop("type", None)  # the form's "all types" option sends an empty type
     page: dict[str, Any] = {"q": args.get("q", ""), "error": None, "groups": [], "total": None}
     page["types"], page["selected_types"] = [], []
     status = 200

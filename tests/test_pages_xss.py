@@ -1,0 +1,86 @@
+"""Records that contain HTML and script are shown as text: nothing they carry ever runs.
+
+Hostile rows are added to a copy of the real datasets (tests/hostile.py: payloads in every table,
+generated from the schemas so they pass validation), built with `kechuang build` and served.
+Chromium then opens the pages that show them, and pages that echo visitor input, twice: once with
+the Content-Security-Policy bypassed, so escaping alone must hold, and once with it, where no
+violation may even be reported (a violation would mean markup got through escaping).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import pytest
+from datasette.utils import tilde_encode
+from hostile import PAYLOADS
+
+from kechuang.project import Project
+from kechuang.schemas import TableSchema, load_schemas
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+WATCH = """
+window.__violations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__violations.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+"""
+
+
+SITE_ITEM_ROUTES = ("targets", "policies", "indicators", "agencies", "platforms", "funds", "events")
+SITE_PAGES = ("/", "/targets", "/policies", "/indicators", "/agencies", "/data-dictionary", "/downloads", "/about")
+
+
+def hostile_paths(rows: dict[str, list[dict[str, str]]], schemas: dict[str, TableSchema]) -> list[str]:
+    """Pages that show the hostile records, and pages that echo hostile visitor input."""
+    payload = PAYLOADS[0].format(tag="reflected")
+    paths = list(SITE_PAGES)
+    for table, table_rows in rows.items():
+        keys = schemas[table].primary_key
+        paths.append(f"/kechuang/{table}")
+        paths += [f"/kechuang/{table}/" + ",".join(tilde_encode(r[k]) for k in keys) for r in table_rows]
+        paths.append(f"/kechuang?sql={quote(f'select * from {table} limit 20')}")
+        text_column = next((name for name, value in table_rows[0].items() if "<" in value), None)
+        if text_column:
+            paths.append(f"/kechuang/{table}?_facet={text_column}&{text_column}__contains=%3C")
+        if table in SITE_ITEM_ROUTES:
+            paths += [f"/{table}/{quote(r['id'], safe='')}" for r in table_rows]
+    paths.append(f"/kechuang?sql={quote(f'select {chr(39)}{payload}{chr(39)} as x')}")
+    paths.append(f"/kechuang/{quote(payload, safe='')}")
+    paths.append(f"/kechuang/jurisdictions?_where={quote(payload)}")
+    paths.append(f"/kechuang/jurisdictions?name_en__contains={quote(payload)}")
+    paths += [f"/targets?{name}={quote(payload)}" for name in ("jurisdiction", "policy", "indicator", "agency")]
+    paths += [f"/{route}/{quote(payload, safe='')}" for route in SITE_ITEM_ROUTES]
+    paths += [f"/-/search?q={quote(words)}" for words in ("pwned window", "script alert", "onerror img", payload)]
+    return paths
+
+
+@pytest.mark.parametrize("enforce_policy", [False, True], ids=["escaping alone", "with the policy"])
+def test_hostile_records_never_execute(chromium, hostile, enforce_policy):
+    portal, rows = hostile
+    context = chromium.new_context(bypass_csp=not enforce_policy)
+    context.add_init_script(WATCH)
+    page = context.new_page()
+    dialogs: list[str] = []
+
+    def dismiss(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    shown = 0
+    try:
+        for path in hostile_paths(rows, load_schemas(Project.locate().schemas)):
+            page.goto(portal.base_url + path)
+            page.wait_for_load_state("load")
+            assert page.evaluate("window.__pwned") is None, path
+            assert page.evaluate("document.querySelectorAll('[onerror], [onload], iframe[srcdoc]').length") == 0, path
+            assert page.evaluate("[...document.links].filter(a => a.protocol === 'javascript:').length") == 0, path
+            if enforce_policy:
+                assert page.evaluate("window.__violations") == [], path
+            shown += "window.__pwned" in page.evaluate("document.body.innerText")
+    finally:
+        context.close()
+    assert dialogs == []
+    assert shown >= len(rows) * 2, "the hostile records were not displayed: the test would prove nothing"
