@@ -123,6 +123,7 @@ def test_bracket_in_identifiers_is_refused(portal, target, param):
         "/kechuang.json?sql=" + quote("select [unit_zh] from units where unit_zh != ']'"),
         "/kechuang/units.json?_where=" + quote("[unit_zh] != ']'"),
         "/kechuang/units.json?unit_en__contains=" + quote("]"),
+        "/kechuang/units.json?_facet=" + quote('{"simple": "unit_en"}'),
     ],
 )
 def test_bracket_in_sql_and_values_still_works(portal, target):
@@ -141,6 +142,10 @@ DATASETTE_500_INPUTS = [
     "/kechuang/units.json?_through=xyz",
     "/kechuang/units.json?_through=%7B%7D",
     "/kechuang/units.json?_through=" + quote('{"table":"units","column":"unit_zh","value":"x"}'),
+    "/kechuang/units.json?_facet=%7B",
+    "/kechuang/jurisdictions?_facet=%7B%7D",
+    "/kechuang/units.json?_facet_array=" + quote('{"simple": 1}'),
+    "/kechuang/units.json?_facet=" + quote('{"column": "unit_en"}'),
     "/kechuang.json?sql=select%201%00",
     "/kechuang/units?%00=1",
     "/kechuang/units?_where=%00",

@@ -455,7 +455,7 @@ def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
             "required": True,
             "description": "The words to search for, in Chinese (simplified or traditional), English or pinyin. "
             "Everything is searched as text: quotes, brackets, *, ^, -, AND/OR/NOT/NEAR have no special meaning.",
-            "schema": {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS},
+            "schema": {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS, "pattern": search.HAS_WORDS},
             "example": "技术经理人",
         },
         {

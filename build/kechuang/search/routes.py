@@ -8,6 +8,7 @@ mistakes in the page. The search runs in Datasette's thread pool under a time li
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,11 @@ API_PATH = r"^/api/v1/search$"
 PAGE_PATH = r"^/-/search$"
 PARAMETERS = frozenset({"q", "type", "limit", "offset"})
 MAX_QUERY_CHARS = 1000
+# A query needs one character that is not blank. The class is spelled out, not `\S`, because the
+# OpenAPI document publishes it and ECMAScript's `\s` and Python's str.isspace() disagree (U+0085,
+# U+001C-U+001F, U+FEFF): spelled out, every client, the fuzzer and this server agree.
+HAS_WORDS = r"[^\t\n\x0b\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_has_words = re.compile(HAS_WORDS)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_OFFSET = MATCH_CAP  # no match beyond the cap is ranked
@@ -95,7 +101,7 @@ class SearchParams:
 def read_params(params: dict[str, str], context: SearchContext, default_limit: int = DEFAULT_LIMIT) -> SearchParams:
     """The validated parameters of a search; HttpError 400 says which one is wrong and why."""
     q = params.get("q", "")
-    if not q.strip():
+    if not _has_words.search(q):
         raise web.HttpError(400, "q is required: the words to search for, in Chinese, English or pinyin.", "q", "missing_query")
     if len(q) > MAX_QUERY_CHARS:
         message = f"q is {len(q)} characters long; search takes at most {MAX_QUERY_CHARS}."
@@ -171,7 +177,7 @@ async def search_page(datasette, request) -> Response:
     try:
         context = await search_context(datasette, release)
         page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
-        if page["q"].strip():
+        if _has_words.search(page["q"]):
             params = read_params(args, context, default_limit=PAGE_LIMIT)
             found = await execute_search(datasette, context, params, html_titles=True)
             page["selected_types"] = params.types

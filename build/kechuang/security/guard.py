@@ -119,6 +119,20 @@ def _refuse_in_list(key: str, value: str) -> Refusal | None:
     return None
 
 
+def _refuse_facet(key: str, value: str) -> Refusal | None:
+    """`_facet={…}` is parsed as JSON by Datasette; anything but {"simple": column} is a 500 there."""
+    if not value.startswith("{"):
+        return None
+    try:
+        config = json.loads(value)
+    except ValueError:
+        config = None
+    column = config.get("simple") if isinstance(config, dict) else None
+    if not isinstance(column, str) or not column:
+        return Refusal(400, "invalid_parameter", f'{key} must be a column name or {{"simple": column}}', key)
+    return None
+
+
 def _refuse_parameters(query_string: bytes) -> Refusal | None:
     if len(query_string) > MAX_QUERY_BYTES:
         return Refusal(414, "uri_too_long", f"the query string is longer than {MAX_QUERY_BYTES} bytes")
@@ -141,6 +155,8 @@ def _refuse_parameters(query_string: bytes) -> Refusal | None:
         if key == "_through" and (refusal := _refuse_through(value)):
             return refusal
         if key.endswith(("__in", "__notin")) and (refusal := _refuse_in_list(key, value)):
+            return refusal
+        if key.startswith("_facet") and (refusal := _refuse_facet(key, value)):
             return refusal
     if {"_sort", "_sort_desc"} <= keys:
         return Refusal(400, "invalid_parameter", "use either _sort or _sort_desc, not both", "_sort_desc")
