@@ -9,7 +9,6 @@ being served keeps being served unchanged.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import shutil
@@ -23,26 +22,13 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import free_port, wait_until_up
+from conftest import free_port, read_table, wait_until_up, write_table
 from kechuang.cli import cli
 from kechuang.compile import build_database
 from kechuang.project import Project
 from kechuang.schemas import load_schemas
 
 SCHEMAS = load_schemas(Project.locate().schemas)
-
-
-def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        return list(reader.fieldnames or []), list(reader)
-
-
-def write_table(path: Path, header: list[str], rows: list[dict[str, str]]) -> None:
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, header, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def set_cell(

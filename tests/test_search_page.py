@@ -118,34 +118,20 @@ def test_a_database_without_search_index_answers_503(start_portal, tmp_path: Pat
 
 
 @pytest.mark.browser
-def test_search_from_the_form_in_a_browser(portal):
-    playwright = pytest.importorskip("playwright.sync_api")
-    args = [
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-    ]
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            page = browser.new_page()
-            page.goto(portal.base_url + "/-/search")
-            page.fill("input[name=q]", "科學城")
-            page.click("button[type=submit]")
-            page.wait_for_selector("section.kc-group")
-            assert "q=" in page.url
-            groups = page.eval_on_selector_all("section.kc-group", "els => els.map(e => e.dataset.type)")
-            assert "platforms" in groups
-            marked = page.eval_on_selector_all("mark", "els => els.map(e => e.textContent)")
-            assert "科学城" in marked
-            page.click("section.kc-group a")
-            page.wait_for_load_state()
-            assert "/kechuang/" in page.url
-        finally:
-            browser.close()
+def test_search_from_the_form_in_a_browser(portal, chromium):
+    page = chromium.new_page()
+    page.goto(portal.base_url + "/-/search")
+    page.fill("input[name=q]", "科學城")
+    page.click("button[type=submit]")
+    page.wait_for_selector("section.kc-group")
+    assert "q=" in page.url
+    groups = page.eval_on_selector_all("section.kc-group", "els => els.map(e => e.dataset.type)")
+    assert "platforms" in groups
+    marked = page.eval_on_selector_all("mark", "els => els.map(e => e.textContent)")
+    assert "科学城" in marked
+    page.click("section.kc-group a")
+    page.wait_for_load_state()
+    assert "/kechuang/" in page.url
 
 
 def test_search_plugin_only_wires_routes():

@@ -8,6 +8,7 @@ the request; it is kept in a per-process cache and revalidated by ETag. Views ru
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -31,6 +32,7 @@ from .query import ListQuery, known_params, parse_list_query
 JSON = "application/json"
 CSV = "text/csv"
 HTML = "text/html"
+JSON_CONTENT = "application/json; charset=utf-8"
 QUERY_TIME_LIMIT_MS = 2000
 
 
@@ -142,15 +144,20 @@ def release_payload(state: ApiState) -> dict[str, str]:
     return {"version": state.release["version"], "date": state.release["date"]}
 
 
-async def index_view(request, datasette) -> Response:
-    """GET /api/v1/: the collections with links, the data release and its date."""
+async def _document(request, datasette, media: str, content_type: str, render: Callable[[ApiState], Any]) -> Response:
+    """A document that takes no parameters, rendered once per release and media type, then cached."""
     params = web.query_params(request, frozenset())
     state = await api_state(datasette)
-    media = _accept(request, [JSON])
-    key = _cache_key(request, params, media)
-    if cached := _respond(request, state, key, media):
+    accepted = _accept(request, [media])
+    key = _cache_key(request, params, accepted)
+    if cached := _respond(request, state, key, accepted):
         return cached
-    payload = {
+    return _store(request, state, key, accepted, render(state), content_type)
+
+
+def index_payload(state: ApiState) -> dict[str, Any]:
+    """The collections with links, the data release and its date."""
+    return {
         "api": "v1",
         "release": release_payload(state),
         "collections": [
@@ -166,30 +173,21 @@ async def index_view(request, datasette) -> Response:
         ],
         "links": {"openapi": f"{PREFIX}/openapi.json", "docs": f"{PREFIX}/docs"},
     }
-    return _store(request, state, key, media, web.json_body(payload), "application/json; charset=utf-8")
+
+
+async def index_view(request, datasette) -> Response:
+    """GET /api/v1/: the collections with links, the data release and its date."""
+    return await _document(request, datasette, JSON, JSON_CONTENT, lambda state: web.json_body(index_payload(state)))
 
 
 async def openapi_view(request, datasette) -> Response:
     """GET /api/v1/openapi.json: the OpenAPI 3.1 document, generated from the schemas."""
-    params = web.query_params(request, frozenset())
-    state = await api_state(datasette)
-    media = _accept(request, [JSON])
-    key = _cache_key(request, params, media)
-    if cached := _respond(request, state, key, media):
-        return cached
-    return _store(request, state, key, media, web.json_body(state.spec), "application/json; charset=utf-8")
+    return await _document(request, datasette, JSON, JSON_CONTENT, lambda state: web.json_body(state.spec))
 
 
 async def docs_view(request, datasette) -> Response:
     """GET /api/v1/docs: the human-readable reference, rendered from the OpenAPI document."""
-    params = web.query_params(request, frozenset())
-    state = await api_state(datasette)
-    media = _accept(request, [HTML])
-    key = _cache_key(request, params, media)
-    if cached := _respond(request, state, key, media):
-        return cached
-    page = render_docs(state.spec)
-    return _store(request, state, key, media, page, "text/html; charset=utf-8")
+    return await _document(request, datasette, HTML, "text/html; charset=utf-8", lambda state: render_docs(state.spec))
 
 
 def _collection(state: ApiState, name: str):
@@ -257,7 +255,7 @@ async def collection_view(request, datasette) -> Response:
         "next": next_url,
         "release": release_payload(state),
     }
-    return _store(request, state, key, media, web.json_body(payload), "application/json; charset=utf-8", headers)
+    return _store(request, state, key, media, web.json_body(payload), JSON_CONTENT, headers)
 
 
 async def item_view(request, datasette) -> Response:
@@ -277,7 +275,7 @@ async def item_view(request, datasette) -> Response:
     if item is None:
         raise HttpError(404, f"There is no record of {collection.name} with id {record_id[:80]!r}.", "id")
     payload = {"collection": collection.name, "item": item, "release": release_payload(state)}
-    return _store(request, state, key, media, web.json_body(payload), "application/json; charset=utf-8")
+    return _store(request, state, key, media, web.json_body(payload), JSON_CONTENT)
 
 
 async def not_found_view(request, datasette) -> Response:
