@@ -20,7 +20,10 @@ from kechuang.security.guard import (
     MAX_PARAMETERS,
     MAX_PATH_BYTES,
     MAX_QUERY_BYTES,
+    _refuse_parameters,
+    _refuse_path,
     check_request,
+    is_plain,
     is_safe_location,
 )
 
@@ -249,14 +252,25 @@ def test_pages_allow_only_own_scripts(portal):
 
 @pytest.mark.parametrize(
     "location",
-    ["//evil.example", "/\\evil.example", "\\\\evil.example", "/\t/evil.example", " //evil.example",
-     "https://evil.example/", "javascript:alert(1)", "//evil.example/%2F..", "http://127.0.0.1.evil.example/"],
+    [
+        "//evil.example",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        " //evil.example",
+        "https://evil.example/",
+        "javascript:alert(1)",
+        "//evil.example/%2F..",
+        "http://127.0.0.1.evil.example/",
+    ],
 )
 def test_unsafe_locations(location):
     assert not is_safe_location(location, "127.0.0.1:8001")
 
 
-@pytest.mark.parametrize("location", ["/kechuang", "/kechuang/units?_sort=id", "kechuang", "?page=2", "http://127.0.0.1:8001/x"])
+@pytest.mark.parametrize(
+    "location", ["/kechuang", "/kechuang/units?_sort=id", "kechuang", "?page=2", "http://127.0.0.1:8001/x"]
+)
 def test_safe_locations(location):
     assert is_safe_location(location, "127.0.0.1:8001")
 
@@ -280,6 +294,51 @@ def test_check_request_never_raises(scope):
     refusal = check_request(scope)
     if refusal is not None:
         assert 400 <= refusal.status < 500 and refusal.message
+
+
+PATH_CHARS = "/._-aZ09~%]\\\x00 5dD"
+VALUE_CHARS = 'a_=&[]{}%.,-09;+\x00 "'
+# Names the rules treat specially, beside ordinary ones.
+KEYS = [
+    "_timelimit",
+    "_sort",
+    "_sort_desc",
+    "_through",
+    "_facet",
+    "_facet_array",
+    "x__in",
+    "x__notin",
+    "_where",
+    "a",
+    "q",
+    "limit",
+]
+queries = st.lists(
+    st.tuples(st.sampled_from(KEYS) | st.text(VALUE_CHARS, max_size=8), st.text(VALUE_CHARS, max_size=12)), max_size=4
+).map(lambda pairs: "&".join(f"{k}={v}" for k, v in pairs))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    st.sampled_from(["/", "/api/v1/targets", "/kechuang/units.json"]) | st.text(PATH_CHARS, max_size=40),
+    queries,
+    st.booleans(),
+)
+def test_the_plain_request_shortcut_never_lets_through_what_the_rules_refuse(path, query, decoded_differs):
+    """check_request skips the full parse for plain requests; every one it skips, the rules accept."""
+    raw = path.encode("latin-1")
+    shown = path + ("]" if decoded_differs else "")
+    if is_plain(raw, shown, query.encode("latin-1")):
+        assert _refuse_path(path, shown) is None
+        assert _refuse_parameters(query.encode("latin-1")) is None
+
+
+def test_the_common_requests_take_the_shortcut():
+    assert is_plain(b"/api/v1/targets", "/api/v1/targets", b"limit=50&sort=-deadline_year")
+    assert not is_plain(b"/kechuang/targets.json", "/kechuang/targets.json", b"policy_id=wuhan-2024&_x=")
+    assert not is_plain(b"//example.com", "//example.com", b"")
+    assert not is_plain(b"/kechuang/a~5db", "/kechuang/a~5db", b"")
+    assert not is_plain(b"/kechuang/units.json", "/kechuang/units.json", b"factor__in=[1]")
 
 
 @settings(max_examples=2000, deadline=None)

@@ -12,6 +12,7 @@ redirect whose Location would leave the site is replaced by a 400.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -32,11 +33,15 @@ MAX_PATH_BYTES = 2048
 # nginx's default request-line buffer is 8 KB; a query string that fits there fits here.
 MAX_QUERY_BYTES = 8192
 MAX_PARAMETERS = 100
+# Statuses whose Location a browser follows; a Location on any other response is not a redirect.
+REDIRECTS = frozenset({300, 301, 302, 303, 305, 307, 308})
 
 # Underscore parameters whose value Datasette uses as free text or SQL, where `]` is legitimate.
 FREE_TEXT_PARAMETERS = frozenset({"_search", "_where", "_next"})
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+_PLAIN_PATH = re.compile(rb"/(?:[A-Za-z0-9._-][A-Za-z0-9._/-]*)?")
+_PLAIN_QUERY = re.compile(rb"(?:[A-Za-z0-9][A-Za-z0-9_-]*=[A-Za-z0-9._,-]*(?:&(?=[A-Za-z0-9]))?)*")
 
 PAGE_POLICY = "; ".join(
     [
@@ -174,8 +179,26 @@ def check_request(scope: Scope) -> Refusal | None:
         return Refusal(413, "payload_too_large", "requests must not carry a body")
     path = scope.get("path") or "/"
     raw = scope.get("raw_path")
+    query_string = scope.get("query_string") or b""
+    if is_plain(raw, path, query_string):
+        return None
     raw_path = raw.decode("latin-1").partition("?")[0] if isinstance(raw, bytes) else path
-    return _refuse_path(raw_path, path) or _refuse_parameters(scope.get("query_string") or b"")
+    return _refuse_path(raw_path, path) or _refuse_parameters(query_string)
+
+
+def is_plain(raw_path: object, path: str, query_string: bytes) -> bool:
+    """True for the common request that no rule can refuse: a short path of letters, digits and
+    `/._-` (so nothing encoded, no `//` start, no `]` or `~5d`) and parameters whose names do not
+    start with `_` and whose values hold no JSON, `]`, escape or NUL. It skips the full parse."""
+    return (
+        isinstance(raw_path, bytes)
+        and len(raw_path) <= MAX_PATH_BYTES
+        and len(query_string) <= MAX_QUERY_BYTES
+        and _PLAIN_PATH.fullmatch(raw_path) is not None
+        and raw_path.decode("latin-1") == path
+        and _PLAIN_QUERY.fullmatch(query_string) is not None
+        and query_string.count(b"&") < MAX_PARAMETERS
+    )
 
 
 def is_safe_location(location: str, host: str | None) -> bool:
@@ -208,20 +231,25 @@ def nginx_headers(indent: str = "        ") -> str:
     return f"\n{indent}".join(f'add_header {name} "{value}" always;' for name, value in headers.items())
 
 
+@functools.lru_cache(maxsize=64)
+def _encoded_security_headers(content_type: bytes) -> tuple[tuple[bytes, bytes], ...]:
+    headers = security_headers(content_type.decode("latin-1"))
+    return tuple((name.encode(), value.encode()) for name, value in headers.items())
+
+
 def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    present = {name.lower() for name, _value in headers}
-    content_type = next((v.decode("latin-1") for n, v in headers if n.lower() == b"content-type"), "")
-    extra = [
-        (name.encode(), value.encode())
-        for name, value in security_headers(content_type).items()
-        if name.encode() not in present
-    ]
-    return [*headers, *extra]
+    present = {name.lower(): value for name, value in headers}
+    extra = _encoded_security_headers(present.get(b"content-type", b""))
+    return [*headers, *(h for h in extra if h[0] not in present)]
 
 
 async def send_refusal(refusal: Refusal, send: Send) -> None:
     response = error_response(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
     await response.asgi_send(send)
+
+
+def _host(scope: Scope) -> str:
+    return next((v.decode("latin-1") for n, v in scope.get("headers") or [] if n == b"host"), "")
 
 
 def wrap(app: ASGIApp) -> ASGIApp:
@@ -241,18 +269,17 @@ def wrap(app: ASGIApp) -> ASGIApp:
         if refusal is not None:
             await send_refusal(refusal, secured_send)
             return
-        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
         redirect_refused = False
 
         async def checked_send(message: Message) -> None:
             nonlocal redirect_refused
             if redirect_refused:
                 return
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and message.get("status", 200) in REDIRECTS:
                 location = next(
                     (v.decode("latin-1") for n, v in message.get("headers") or [] if n.lower() == b"location"), None
                 )
-                if location is not None and not is_safe_location(location, host):
+                if location is not None and not is_safe_location(location, _host(scope)):
                     redirect_refused = True
                     await send_refusal(
                         Refusal(400, "invalid_path", "this address would redirect to another site"), secured_send

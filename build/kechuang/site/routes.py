@@ -399,10 +399,13 @@ def vary_by_language(app):
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers") or [])
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if not content_type.startswith(b"text/html"):
+                    await send(message)
+                    return
                 vary = [v for k, v in headers if k.lower() == b"vary"]
                 present = {part.strip().lower() for value in vary for part in value.split(b",")}
                 missing = [name for name in (b"Cookie", b"Accept-Language") if name.lower() not in present]
-                if content_type.startswith(b"text/html") and missing:
+                if missing:
                     headers = [(k, v) for k, v in headers if k.lower() != b"vary"]
                     headers.append((b"vary", b", ".join([*vary, *missing])))
                     message = {**message, "headers": headers}
