@@ -104,6 +104,28 @@ def built_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path
     return build_database(project, tmp_path_factory.mktemp("build") / "kechuang.db").path
 
 
+def launch_portal(
+    project: Project,
+    db: Path,
+    metadata: Path,
+    port: int,
+    stderr=subprocess.DEVNULL,
+    plugins: Path | None = None,
+    env=None,
+) -> subprocess.Popen:
+    """The portal's own `datasette serve` command line as a child process (`plugins` replaces plugins/)."""
+    args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
+    if plugins is not None:
+        args[args.index("--plugins-dir") + 1] = str(plugins)
+    return subprocess.Popen(
+        [sys.executable, "-m", "datasette", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        env={**os.environ, "KECHUANG_ROOT": str(project.root), **(env or {})},
+    )
+
+
 @pytest.fixture(scope="session")
 def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], Portal]]:
     """Factory: serve a database file with the portal's own Datasette command line."""
@@ -112,15 +134,9 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
     def start(db: Path) -> Portal:
         port = free_port()
         metadata = write_datasette_metadata(project, tmp_path_factory.mktemp("meta") / "metadata.json")
-        args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
         log = metadata.parent / "datasette.log"
         with log.open("w") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "datasette", *args],
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-                env={**os.environ, "KECHUANG_ROOT": str(project.root)},
-            )
+            process = launch_portal(project, db, metadata, port, stderr)
         portal = Portal(f"http://127.0.0.1:{port}", process, db, log)
         started.append(portal)
         wait_until_up(portal.base_url + "/-/versions.json", process, log=log)
@@ -196,6 +212,7 @@ def sample_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Pat
 def sample_portal(start_portal: Callable[[Path], Portal], sample_db: Path) -> Portal:
     """A real Datasette serving the sample database."""
     return start_portal(sample_db)
+
 
 # --- Databases built from a copy of the real datasets with extra rows (e.g. records that carry markup) ---
 

@@ -10,7 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from conftest import Portal, read_table_rows
+from conftest import Portal, launch_portal, read_table_rows
 from kechuang.derived import derived_columns
 from kechuang.schemas import load_schemas
 
@@ -416,15 +416,12 @@ def test_markup_in_records_is_text_in_the_policy_reader(hostile_portal: Portal):
 @pytest.fixture(scope="module")
 def portal_with_releases(tmp_path_factory, built_db: Path):
     """A portal whose project root has dist/releases/ with one release, the `latest` link and a staging folder."""
-    import os
     import shutil
     import subprocess
-    import sys
 
     from conftest import free_port, wait_until_up
     from kechuang.metadata import write_datasette_metadata
     from kechuang.project import Project
-    from kechuang.serve import datasette_arguments
 
     root = tmp_path_factory.mktemp("root")
     for name in ("schemas", "site", "plugins", "datasets", "metadata.yml", "pyproject.toml"):
@@ -439,12 +436,8 @@ def portal_with_releases(tmp_path_factory, built_db: Path):
     project = Project(root=root, datasets=root / "datasets", schemas=root / "schemas")
     port = free_port()
     metadata = write_datasette_metadata(project, root / "dist" / "metadata.json")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "datasette", *datasette_arguments(project, built_db, metadata, "127.0.0.1", port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "KECHUANG_ROOT": str(root), "KECHUANG_DIST": str(root / "dist")},
+    process = launch_portal(
+        project, built_db, metadata, port, subprocess.PIPE, env={"KECHUANG_DIST": str(root / "dist")}
     )
     served = Portal(f"http://127.0.0.1:{port}", process, built_db)
     wait_until_up(served.base_url + "/-/versions.json", process)

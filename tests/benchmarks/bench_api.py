@@ -35,11 +35,12 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "build"))
+sys.path.insert(0, str(ROOT / "tests"))
 
+from conftest import launch_portal  # noqa: E402
 from kechuang.compile import build_database  # noqa: E402
 from kechuang.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.project import Project  # noqa: E402
-from kechuang.serve import datasette_arguments  # noqa: E402
 
 API_PATH = "/api/v1/targets?limit=50"
 DATASETTE_PATH = "/kechuang/targets.json?_size=50"
@@ -256,12 +257,7 @@ def main() -> None:
         )
         port = free_port()
         metadata = write_datasette_metadata(project, work / "metadata.json")
-        datasette = subprocess.Popen(
-            [sys.executable, "-m", "datasette", *datasette_arguments(project, db, metadata, "127.0.0.1", port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "KECHUANG_ROOT": str(ROOT)},
-        )
+        datasette = launch_portal(project, db, metadata, port)
         nginx = bare = None
         args.load = os.getloadavg()[0]
         try:

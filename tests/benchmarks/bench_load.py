@@ -29,12 +29,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.load import discover_mix, run_load  # noqa: E402
-from conftest import free_port, wait_until_up  # noqa: E402
+from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
 from kechuang.compile import build_database  # noqa: E402
 from kechuang.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.project import Project  # noqa: E402
 from kechuang.release.publish import write_release  # noqa: E402
-from kechuang.serve import datasette_arguments  # noqa: E402
 
 
 def start_portal(workdir: Path) -> tuple[str, subprocess.Popen]:
@@ -43,12 +42,7 @@ def start_portal(workdir: Path) -> tuple[str, subprocess.Popen]:
     metadata = write_datasette_metadata(project, workdir / "metadata.json")
     port = free_port()
     log = (workdir / "datasette.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "datasette", *datasette_arguments(project, db, metadata, "127.0.0.1", port)],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-        env={**os.environ, "KECHUANG_ROOT": str(project.root)},
-    )
+    process = launch_portal(project, db, metadata, port, log)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url + "/-/versions.json", process, log=workdir / "datasette.log")
     return url, process

@@ -11,7 +11,6 @@ the report gives the median over rounds of the paired ratios of throughput and p
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -22,24 +21,16 @@ from statistics import median
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.load import discover_mix, run_load
-from conftest import free_port, wait_until_up
+from conftest import free_port, launch_portal, wait_until_up
 from kechuang.compile import build_database
 from kechuang.metadata import write_datasette_metadata
 from kechuang.project import Project
-from kechuang.serve import datasette_arguments
 
 
 def serve(project: Project, db: Path, metadata: Path, plugins: Path, log: Path) -> tuple[str, subprocess.Popen]:
     port = free_port()
-    args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
-    args[args.index("--plugins-dir") + 1] = str(plugins)
     with log.open("w") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "datasette", *args],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-            env={**os.environ, "KECHUANG_ROOT": str(project.root)},
-        )
+        process = launch_portal(project, db, metadata, port, err, plugins)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url + "/-/versions.json", process, log=log)
     return url, process

@@ -228,10 +228,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     args = parser.parse_args()
 
+    from conftest import launch_portal
     from kechuang.cluster import Cluster
     from kechuang.metadata import write_datasette_metadata
     from kechuang.project import Project
-    from kechuang.serve import datasette_arguments
 
     project = Project.locate()
     wrk = shutil.which("wrk") is not None
@@ -251,12 +251,7 @@ def main() -> None:
         # Our portal on one port, to learn whether the API plugin is there, then the stock Datasette.
         port = free_port()
         metadata = write_datasette_metadata(project, tmp / "metadata.json")
-        portal = subprocess.Popen(
-            [sys.executable, "-m", "datasette", *datasette_arguments(project, db, metadata, "127.0.0.1", port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "KECHUANG_ROOT": str(project.root)},
-        )
+        portal = launch_portal(project, db, metadata, port)
         try:
             wait_up(port)
             api = has_api(port)

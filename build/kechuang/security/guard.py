@@ -93,11 +93,16 @@ def _refuse_path(raw_path: str, path: str) -> Refusal | None:
     return None
 
 
-def _refuse_through(value: str) -> Refusal | None:
+def _json_or_none(value: str) -> Any:
+    """The JSON in a parameter as Datasette would read it, or None when it is not JSON."""
     try:
-        through = json.loads(value)
+        return json.loads(value)
     except ValueError:
-        through = None
+        return None
+
+
+def _refuse_through(value: str) -> Refusal | None:
+    through = _json_or_none(value)
     if not (
         isinstance(through, dict)
         and isinstance(through.get("table"), str)
@@ -115,10 +120,7 @@ def _refuse_in_list(key: str, value: str) -> Refusal | None:
     """`column__in=[…]` is parsed as JSON by Datasette; anything but a list of scalars is a 500 there."""
     if not value.startswith("["):
         return None
-    try:
-        values = json.loads(value)
-    except ValueError:
-        values = None
+    values = _json_or_none(value)
     if not isinstance(values, list) or not all(isinstance(v, (str, int, float)) for v in values):
         return Refusal(400, "invalid_parameter", f"{key} must be a JSON list of strings or numbers", key)
     return None
@@ -128,10 +130,7 @@ def _refuse_facet(key: str, value: str) -> Refusal | None:
     """`_facet={…}` is parsed as JSON by Datasette; anything but {"simple": column} is a 500 there."""
     if not value.startswith("{"):
         return None
-    try:
-        config = json.loads(value)
-    except ValueError:
-        config = None
+    config = _json_or_none(value)
     column = config.get("simple") if isinstance(config, dict) else None
     if not isinstance(column, str) or not column:
         return Refusal(400, "invalid_parameter", f'{key} must be a column name or {{"simple": column}}', key)
