@@ -23,22 +23,18 @@ PER_POLICY: dict[str, str] = {
     "targets_stated": "select count(*) from targets where policy_id = :policy and status = 'stated'",
     "targets_redacted": "select count(*) from targets where policy_id = :policy and status = 'redacted'",
     "targets_linked_to_indicators": "select count(*) from targets where policy_id = :policy and indicator_id is not null",
-    "platforms_mentioned": """select count(distinct x.platform_id) from platform_mentions x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "platform_mentions": """select count(*) from platform_mentions x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "funds_mentioned": """select count(distinct x.fund_id) from fund_mentions x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "fund_mentions": """select count(*) from fund_mentions x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "events_mentioned": """select count(distinct x.event_id) from event_mentions x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "event_mentions": """select count(*) from event_mentions x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "agencies_linked": """select count(distinct x.agency_id) from measure_agencies x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
-    "measure_agencies": """select count(*) from measure_agencies x
-        join measures m on m.id = x.measure_id where m.policy_id = :policy""",
+    **{
+        key: f"""select {count} from {table} x
+            join measures m on m.id = x.measure_id where m.policy_id = :policy"""
+        # per link table: distinct records linked, and links (keyed by the table's name)
+        for distinct_key, table, column in [
+            ("platforms_mentioned", "platform_mentions", "platform_id"),
+            ("funds_mentioned", "fund_mentions", "fund_id"),
+            ("events_mentioned", "event_mentions", "event_id"),
+            ("agencies_linked", "measure_agencies", "agency_id"),
+        ]
+        for key, count in [(distinct_key, f"count(distinct x.{column})"), (table, "count(*)")]
+    },
 }
 
 # Tables that belong to no single document.

@@ -22,13 +22,11 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
@@ -37,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "build"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import launch_portal  # noqa: E402
+from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
 from kechuang.compile import build_database  # noqa: E402
 from kechuang.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.project import Project  # noqa: E402
@@ -45,24 +43,6 @@ from kechuang.project import Project  # noqa: E402
 API_PATH = "/api/v1/targets?limit=50"
 DATASETTE_PATH = "/kechuang/targets.json?_size=50"
 START, END = "<!-- bench:api -->", "<!-- /bench:api -->"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(url)
 
 
 def prepare_datasets(args: argparse.Namespace, work: Path) -> Path:
@@ -122,12 +102,17 @@ http {{
     for path in (work, root, root / "www"):
         path.chmod(0o755)  # nginx's worker runs as an unprivileged user
     process = subprocess.Popen([nginx, "-c", str(root / "nginx.conf"), "-p", str(root)], stderr=subprocess.DEVNULL)
+    _wait_or_stop(f"http://127.0.0.1:{port}/targets.json", process)
+    return process, port
+
+
+def _wait_or_stop(url: str, process: subprocess.Popen) -> None:
+    """Wait for a helper server; stop it when it does not come up."""
     try:
-        wait_for(f"http://127.0.0.1:{port}/targets.json", timeout=20)
-    except TimeoutError:
+        wait_until_up(url, process, timeout=20)
+    except (TimeoutError, RuntimeError):
         process.terminate()
         raise
-    return process, port
 
 
 ASGI_APP = """
@@ -166,11 +151,7 @@ def start_bare_asgi(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    try:
-        wait_for(f"http://127.0.0.1:{port}/", timeout=20)
-    except TimeoutError:
-        process.terminate()
-        raise
+    _wait_or_stop(f"http://127.0.0.1:{port}/", process)
     return process, port
 
 
@@ -262,7 +243,7 @@ def main() -> None:
         args.load = os.getloadavg()[0]
         try:
             base = f"http://127.0.0.1:{port}"
-            wait_for(base + API_PATH)
+            wait_until_up(base + API_PATH, datasette)
             body = httpx.get(base + API_PATH).content
             nginx, nginx_port = start_nginx(work, body)
             bare, bare_port = start_bare_asgi(work, body)

@@ -134,8 +134,11 @@ end
 
 
 def _ms(text: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if found is None:
+        raise ValueError(f"wrk printed a latency this benchmark cannot read: {text!r}")
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def load_wrk(port: int, paths: list[str], seconds: float, clients: int, tmp: Path) -> dict:
@@ -162,28 +165,6 @@ def load_wrk(port: int, paths: list[str], seconds: float, clients: int, tmp: Pat
         "hit_rate": float("nan"),
         "kinds": {"wrk": 1} if errors else {},
     }
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_up(port: int, timeout: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/-/versions.json", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"port {port} did not answer")
 
 
 def read_paths(db: Path, kind: str) -> list[str]:
@@ -228,7 +209,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="concurrent keep-alive connections")
     args = parser.parse_args()
 
-    from conftest import launch_portal
+    from conftest import free_port, launch_portal, wait_until_up
     from kechuang.cluster import Cluster
     from kechuang.metadata import write_datasette_metadata
     from kechuang.project import Project
@@ -253,7 +234,7 @@ def main() -> None:
         metadata = write_datasette_metadata(project, tmp / "metadata.json")
         portal = launch_portal(project, db, metadata, port)
         try:
-            wait_up(port)
+            wait_until_up(f"http://127.0.0.1:{port}/-/versions.json", portal)
             api = has_api(port)
             paths = read_paths(db, "datasette")
             api_paths = read_paths(db, "api")
@@ -271,7 +252,7 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         try:
-            wait_up(port)
+            wait_until_up(f"http://127.0.0.1:{port}/-/versions.json", stock)
             measure("stock `datasette serve`", port, paths)
         finally:
             stock.terminate()
