@@ -1,9 +1,9 @@
-"""Datasette adapter for the public JSON API v1; the API itself lives in `kechuang.api`."""
+"""Datasette adapter for the public JSON API v1; the API itself lives in `kechuang.serve.api`."""
 
 from datasette import hookimpl
 
-from kechuang import web
-from kechuang.api import api_fast_path, api_routes
+from kechuang.serve import http as web
+from kechuang.serve.api import api_fast_path, api_routes
 
 
 @hookimpl

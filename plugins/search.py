@@ -1,9 +1,9 @@
-"""Datasette adapter for search: the routes live in kechuang.search.routes."""
+"""Datasette adapter for search: the routes live in kechuang.serve.search.routes."""
 
 from datasette import hookimpl
 
-from kechuang import web
-from kechuang.search.routes import API_PATH, PAGE_PATH, search_api, search_page
+from kechuang.serve import http as web
+from kechuang.serve.search.routes import API_PATH, PAGE_PATH, search_api, search_page
 
 
 @hookimpl

@@ -1,11 +1,11 @@
 """Security plugin: hardened SQLite connections, the request guard and corrected error statuses.
 
-Thin adapter: the logic lives in `kechuang.security`.
+Thin adapter: the logic lives in `kechuang.serve.security`.
 """
 
 from datasette import hookimpl
 
-from kechuang.security import connection, errors, guard
+from kechuang.serve.security import connection, errors, guard
 
 
 @hookimpl

@@ -1,8 +1,8 @@
-"""Datasette adapter for the citizens' site: routes, chrome variables and the Vary header (logic in kechuang.site)."""
+"""Datasette adapter for the citizens' site: routes, chrome variables and the Vary header (logic in kechuang.serve.site)."""
 
 from datasette import hookimpl
 
-from kechuang.site import routes
+from kechuang.serve.site import routes
 
 
 @hookimpl

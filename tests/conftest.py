@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kechuang.compile import build_database
-from kechuang.metadata import write_datasette_metadata
+from kechuang.model.metadata import write_datasette_metadata
+from kechuang.operations.launch import datasette_arguments
+from kechuang.pipeline import build_database
 from kechuang.project import Project
-from kechuang.serve import datasette_arguments
 
 ROOT = Path(__file__).resolve().parents[1]
 API_SAMPLE = ROOT / "tests" / "data" / "api_sample"

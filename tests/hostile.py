@@ -12,9 +12,9 @@ import csv
 import shutil
 from pathlib import Path
 
-from kechuang.compile import build_database
+from kechuang.model.schema import TableSchema, load_schemas
+from kechuang.pipeline import build_database
 from kechuang.project import Project
-from kechuang.schemas import TableSchema, load_schemas
 
 # Fields that rules tie to other text (a figure must occur in its quote, a source file must exist).
 RULE_BOUND = frozenset({"figure_zh", "source_file", "source_id"})

@@ -15,7 +15,7 @@ import re
 import schemathesis
 
 try:
-    from kechuang.api.pagination import Position, encode_cursor
+    from kechuang.serve.api.pagination import Position, encode_cursor
 except ImportError:  # run from elsewhere: fall back to leaving the cursor out
     encode_cursor = None
 

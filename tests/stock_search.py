@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from kechuang.search.index import RECORDS
+from kechuang.model.search import RECORDS
 
 TEXT_COLUMNS = ["title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en"]
 

@@ -13,8 +13,8 @@ from urllib.parse import quote
 import pytest
 from api_support import API, all_pages, db_ids, db_rows, get
 
-from kechuang.api.collections import COLLECTION_NAMES, Catalog, build_catalog
-from kechuang.schemas import load_schemas
+from kechuang.model.schema import load_schemas
+from kechuang.serve.api.collections import COLLECTION_NAMES, Catalog, build_catalog
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,10 @@ from api_support import API, SpecValidator, db_ids, get
 from openapi_spec_validator import validate
 
 from conftest import ROOT
-from kechuang.api.collections import COLLECTION_NAMES, build_catalog
-from kechuang.api.openapi import openapi_document
+from kechuang.model.schema import load_schemas
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
+from kechuang.serve.api.collections import COLLECTION_NAMES, build_catalog
+from kechuang.serve.api.openapi import openapi_document
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "api_v1_shape.json"
 UPDATE = os.environ.get("KECHUANG_UPDATE_SNAPSHOTS") == "1"

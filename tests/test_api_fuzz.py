@@ -23,11 +23,11 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis_hooks import can_be_sent, prepare_query
 
 from conftest import API_SAMPLE, ROOT
-from kechuang.api.collections import build_catalog
-from kechuang.api.openapi import openapi_document
+from kechuang.model.schema import load_schemas
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
-from kechuang.tables import read_raw_rows
+from kechuang.serve.api.collections import build_catalog
+from kechuang.serve.api.openapi import openapi_document
+from kechuang.validate.tables import read_raw_rows
 
 MAX_EXAMPLES = 30
 # schemathesis.toml's list: its default, plus 414 from the portal's request guard.

@@ -211,8 +211,8 @@ def test_hostile_values_never_reach_sql_or_produce_5xx(portal, catalog_params, v
 
 @pytest.fixture(scope="module")
 def catalog_params(project) -> dict[str, list[str]]:
-    from kechuang.api.collections import CONTROL_PARAMS, build_catalog
-    from kechuang.schemas import load_schemas
+    from kechuang.model.schema import load_schemas
+    from kechuang.serve.api.collections import CONTROL_PARAMS, build_catalog
 
     catalog = build_catalog(load_schemas(project.schemas))
     return {name: [*c.filter_map, *CONTROL_PARAMS] for name, c in catalog.collections.items()}

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import pytest
 from api_support import API, all_pages, db_ids, db_rows, get
 
-from kechuang.api.collections import COLLECTION_NAMES
+from kechuang.serve.api.collections import COLLECTION_NAMES
 
 
 @pytest.fixture(params=["portal", "sample_portal"])

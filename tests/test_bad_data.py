@@ -24,9 +24,9 @@ from click.testing import CliRunner
 
 from conftest import free_port, read_table, wait_until_up, write_table
 from kechuang.cli import cli
-from kechuang.compile import build_database
+from kechuang.model.schema import load_schemas
+from kechuang.pipeline import build_database
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
 
 SCHEMAS = load_schemas(Project.locate().schemas)
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from kechuang.compile import build_database, index_columns
-from kechuang.derived import SQL_TYPES
-from kechuang.problems import ValidationFailed
+from kechuang.index.database import index_columns
+from kechuang.model.derived import SQL_TYPES
+from kechuang.model.schema import load_schemas
+from kechuang.model.views import VIEWS
+from kechuang.pipeline import build_database
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
-from kechuang.views import VIEWS
+from kechuang.validate.problems import ValidationFailed
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-import kechuang.compile as compile_module
-from kechuang.compile import build_database
-from kechuang.problems import ValidationFailed
+import kechuang.pipeline as compile_module
+from kechuang.pipeline import build_database
 from kechuang.project import Project
+from kechuang.validate.problems import ValidationFailed
 
 
 def table_digests(db: Path) -> dict[str, str]:

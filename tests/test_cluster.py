@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from conftest import add_table_rows, free_port
-from kechuang.cluster import Cluster, find_nginx, render_template
+from kechuang.operations.cluster import Cluster, find_nginx, render_template
 from kechuang.project import Project
 from kechuang.release.publish import write_release
 

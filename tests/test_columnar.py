@@ -18,13 +18,13 @@ from hypothesis import strategies as st
 from test_validate import append_row, good_measure, good_target
 
 from conftest import read_table, write_table
-from kechuang.columnar import Unsupported, check_package
-from kechuang.numerals import number_occurs
-from kechuang.paragraphs import paragraph_index, paragraph_start
+from kechuang.model.schema import frictionless_descriptor, load_schemas
 from kechuang.project import Project
-from kechuang.rules import _starts_paragraph
-from kechuang.schemas import frictionless_descriptor, load_schemas
-from kechuang.validate import check_tables
+from kechuang.text.numerals import number_occurs
+from kechuang.text.paragraphs import paragraph_index, paragraph_start
+from kechuang.validate.columnar import Unsupported, check_package
+from kechuang.validate.datasets import check_tables
+from kechuang.validate.rules import _starts_paragraph
 
 POLICY = "wuhan-2024-sci-edu-talent-opinions"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kechuang.consistency import (
+from kechuang.validate.consistency import (
     BARE_MAGNITUDE_UNITS,
     GlossaryMismatch,
     glossary_mismatches,

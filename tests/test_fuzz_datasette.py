@@ -15,9 +15,9 @@ from datasette.filters import Filters
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from kechuang.model.schema import load_schemas
+from kechuang.model.views import VIEWS
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
-from kechuang.views import VIEWS
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ None of these may raise on any input, and each keeps its promise:
   cell intact except that text a spreadsheet would run as a formula starts with an apostrophe;
 - the search normaliser and query builder: any text, in any script, with any FTS5 syntax in it, becomes
   tokens and match expressions that FTS5 accepts, on the real index and the real lexicon, on a
-  connection hardened as the portal's are (kechuang.security.connection);
+  connection hardened as the portal's are (kechuang.serve.security.connection);
 - search over records full of script and markup (tests/hostile.py): every snippet and title is escaped
   text with only the <mark> highlights as markup.
 
@@ -25,15 +25,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kechuang.api.collections import build_catalog
-from kechuang.api.csv_export import FORMULA_STARTS, write_csv
+from kechuang.model.schema import load_schemas
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
-from kechuang.search.normalize import analyse, fold, pinyin_tokens, query_runs
-from kechuang.search.query import parse_query
-from kechuang.search.routes import MAX_QUERY_CHARS
-from kechuang.search.service import load_search_index, run_search
-from kechuang.security.connection import harden_connection
+from kechuang.serve.api.collections import build_catalog
+from kechuang.serve.api.csv_export import FORMULA_STARTS, write_csv
+from kechuang.serve.search.query import parse_query
+from kechuang.serve.search.routes import MAX_QUERY_CHARS
+from kechuang.serve.search.service import load_search_index, run_search
+from kechuang.serve.security.connection import harden_connection
+from kechuang.text.normalize import analyse, fold, pinyin_tokens, query_runs
 
 CATALOG = build_catalog(load_schemas(Project.locate().schemas))
 COLLECTIONS = sorted(CATALOG.collections)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import tracemalloc
 
-from kechuang.security.guard import MAX_QUERY_BYTES
-from kechuang.web import ResponseCache
+from kechuang.serve.http import ResponseCache
+from kechuang.serve.security.guard import MAX_QUERY_BYTES
 
 BODY = b'{"collection":"targets","count":0,"limit":1,"items":[],"next":null}'
 

@@ -15,8 +15,8 @@ import pytest
 from datasette.utils import tilde_encode
 from hostile import PAYLOADS
 
+from kechuang.model.schema import TableSchema, load_schemas
 from kechuang.project import Project
-from kechuang.schemas import TableSchema, load_schemas
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 

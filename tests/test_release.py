@@ -18,11 +18,11 @@ import sqlite_utils
 from datasette.app import Datasette
 
 from conftest import add_table_rows, read_table
-from kechuang.derived import derived_columns
+from kechuang.model.derived import derived_columns
+from kechuang.model.schema import load_schemas
+from kechuang.model.versions import Version, check_new_version, next_version, published_versions
 from kechuang.project import Project
-from kechuang.release.versions import Version, check_new_version, next_version, published_versions
-from kechuang.schemas import load_schemas
-from kechuang.web import data_release
+from kechuang.serve.http import data_release
 
 FIRST, SECOND = "2026.11.0", "2026.11.1"
 KEPT = {"id": "zz-release-test-kept", "term_zh": "发布测试术语甲", "term_en": "Release test term A"}

@@ -15,10 +15,10 @@ import opencc
 import pytest
 from sqlite_utils import Database
 
-from kechuang.search.index import RECORDS
-from kechuang.search.normalize import pinyin
-from kechuang.search.records import compiled_schemas, searchable_tables
-from kechuang.security.guard import MAX_QUERY_BYTES
+from kechuang.model.meta import compiled_schemas
+from kechuang.model.search import RECORDS, searchable_tables
+from kechuang.serve.security.guard import MAX_QUERY_BYTES
+from kechuang.text.normalize import pinyin
 
 RESULT_KEYS = {"type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "score"}
 MARK = re.compile(r"</?mark>")
@@ -229,7 +229,7 @@ HOSTILE = [
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
 def test_hostile_queries_are_searched_as_text(portal, q):
     status, _headers, text = raw_get(portal, "/api/v1/search?" + urlencode({"q": q}))
-    # 414: over the request guard's query-string limit, refused before search (kechuang.security.guard)
+    # 414: over the request guard's query-string limit, refused before search (kechuang.serve.security.guard)
     assert status in (200, 400, 414), text
     body = json.loads(text)
     if status == 200:
@@ -303,9 +303,9 @@ def test_search_tables_are_hidden_from_the_table_list(portal):
 
 def test_no_api_route_but_search_answers_its_path():
     """Datasette tries plugins' routes in no fixed order, so the API's catch-all routes must leave
-    /api/v1/search to kechuang.search whichever plugin loads first."""
-    from kechuang.api.routes import ROUTES
-    from kechuang.search.routes import API_PATH
+    /api/v1/search to kechuang.serve.search whichever plugin loads first."""
+    from kechuang.serve.api.routes import ROUTES
+    from kechuang.serve.search.routes import API_PATH
 
     assert re.match(API_PATH, "/api/v1/search")
     assert not [pattern for pattern, _view in ROUTES if re.match(pattern, "/api/v1/search")]

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kechuang.search.index import FTS_COLUMNS
-from kechuang.search.normalize import analyse, fold, pinyin_tokens, query_runs, stem
-from kechuang.search.query import Lexicon, parse_query
-from kechuang.search.service import load_search_index, run_search
+from kechuang.model.search import FTS_COLUMNS
+from kechuang.serve.search.query import Lexicon, parse_query
+from kechuang.serve.search.service import load_search_index, run_search
+from kechuang.text.normalize import analyse, fold, pinyin_tokens, query_runs, stem
 
 TOKEN = re.compile(r"^[^\x00-\x2f\x3a-\x40\x5b-\x60\x7b-\x7f]+$")  # no ASCII punctuation, space or control
 

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kechuang.search.index import RECORDS, shard_names
-from kechuang.search.terms import TERMS
+from kechuang.model.search import RECORDS, TERMS, shard_names
 
 
 class Sections(HTMLParser):
@@ -135,6 +134,6 @@ def test_search_from_the_form_in_a_browser(portal, chromium):
 
 
 def test_search_plugin_only_wires_routes():
-    """plugins/search.py is a thin adapter: the search logic lives in kechuang.search (architecture rule)."""
+    """plugins/search.py is a thin adapter: the search logic lives in kechuang.serve.search (architecture rule)."""
     source = (Path(__file__).resolve().parents[1] / "plugins" / "search.py").read_text(encoding="utf-8")
     assert "def register_routes" in source and "execute" not in source and source.count("\n") < 15

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from stock_search import make_stock_db
 
 from conftest import ROOT, Portal, free_port, wait_until_up
-from kechuang.search.index import RECORDS
+from kechuang.model.search import RECORDS
 
 JUDGEMENTS = yaml.safe_load((ROOT / "tests" / "search_judgements.yaml").read_text(encoding="utf-8"))
 KINDS = ("zh-word", "zh-phrase", "en", "traditional", "pinyin", "mixed", "cross-lingual")

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kechuang.schemas import load_schemas
-from kechuang.security.guard import (
+from kechuang.model.schema import load_schemas
+from kechuang.serve.security.guard import (
     MAX_PARAMETERS,
     MAX_PATH_BYTES,
     MAX_QUERY_BYTES,

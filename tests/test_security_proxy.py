@@ -17,7 +17,7 @@ from test_security_http import OPEN_REDIRECTS, raw_request
 from conftest import free_port, wait_until_up
 from kechuang.project import Project
 from kechuang.release.publish import write_release
-from kechuang.security.guard import DATA_POLICY, MAX_QUERY_BYTES, is_safe_location
+from kechuang.serve.security.guard import DATA_POLICY, MAX_QUERY_BYTES, is_safe_location
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 

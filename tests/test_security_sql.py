@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from kechuang.security.connection import MAX_RESULT_BYTES, MAX_VALUE_BYTES, harden_connection
+from kechuang.serve.security.connection import MAX_RESULT_BYTES, MAX_VALUE_BYTES, harden_connection
 
 pytestmark = pytest.mark.slow
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from kechuang.model.schema import load_schemas
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
 
 
 def test_tables_are_served_as_json(portal, project: Project):

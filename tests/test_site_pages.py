@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from conftest import Portal, launch_portal, read_table_rows
-from kechuang.derived import derived_columns
-from kechuang.schemas import load_schemas
+from kechuang.model.derived import derived_columns
+from kechuang.model.schema import load_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -303,7 +303,7 @@ def test_data_dictionary_shows_every_column_in_both_languages(portal: Portal):
 
 
 def test_downloads_lists_the_release_files_and_the_database(portal: Portal):
-    from kechuang.site.downloads import list_releases
+    from kechuang.serve.site.downloads import list_releases
 
     body = portal.get("/downloads").text
     for release in list_releases(ROOT / "dist" / "releases"):
@@ -420,7 +420,7 @@ def portal_with_releases(tmp_path_factory, built_db: Path):
     import subprocess
 
     from conftest import free_port, wait_until_up
-    from kechuang.metadata import write_datasette_metadata
+    from kechuang.model.metadata import write_datasette_metadata
     from kechuang.project import Project
 
     root = tmp_path_factory.mktemp("root")

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from conftest import ROOT
-from kechuang.derived import derived_columns
-from kechuang.schemas import load_schemas
-from kechuang.site import charts, downloads, figures, i18n, markdown, reader
-from kechuang.site.dictionary import dictionary_tables
+from kechuang.model.derived import derived_columns
+from kechuang.model.schema import load_schemas
+from kechuang.serve.site import charts, downloads, figures, i18n, markdown, reader
+from kechuang.serve.site.dictionary import dictionary_tables
 
 SITE = ROOT / "site"
 CATALOGUES = {

@@ -11,7 +11,7 @@ import pytest
 from conftest import add_table_rows, read_table, write_table
 from kechuang.project import Project
 from kechuang.release.publish import write_release
-from kechuang.validate import validate_datasets
+from kechuang.validate.datasets import validate_datasets
 
 TERM = {"id": "zz-stability-term", "term_zh": "稳定性测试术语", "term_en": "Stability test term"}
 RELEASED = "2026.11.0"

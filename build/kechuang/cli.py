@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .project import Project
+from kechuang.project import Project
 
 datasets_option = click.option(
     "--datasets",
@@ -42,7 +42,7 @@ def cli() -> None:
 )
 def validate(datasets: Path | None, engine: str) -> None:
     """Check every table in datasets/ against its schema and the project's rules. Writes nothing."""
-    from .validate import validate_datasets
+    from kechuang.validate.datasets import validate_datasets
 
     project = Project.locate(datasets=datasets)
     problems = validate_datasets(project, engine)
@@ -62,8 +62,8 @@ def validate(datasets: Path | None, engine: str) -> None:
 )
 def build(datasets: Path | None, out: Path | None) -> None:
     """Validate, then compile the tables into SQLite; a failed build leaves the old database in place."""
-    from .compile import build_database
-    from .problems import ValidationFailed
+    from kechuang.pipeline import build_database
+    from kechuang.validate.problems import ValidationFailed
 
     project = Project.locate(datasets=datasets)
     try:
@@ -121,14 +121,14 @@ def serve(
     """Serve the portal with Datasette, building the database first when it is missing or stale."""
     project = Project.locate(datasets=datasets)
     if workers:
-        from .cluster import serve_cluster
+        from kechuang.operations.cluster import serve_cluster
 
         try:
             serve_cluster(project, workers, host, port, db=db, cache=cache, run_dir=run_dir)
         except RuntimeError as error:
             raise click.ClickException(str(error)) from None
         return
-    from .serve import serve_portal
+    from kechuang.operations.launch import serve_portal
 
     serve_portal(project, host=host, port=port, db=db, inspect_file=inspect_file)
 
@@ -140,9 +140,9 @@ def serve(
 )
 def release(datasets: Path | None, version: str | None) -> None:
     """Write dist/releases/VERSION/: database, Data Package, zip, changelog, checksums; a served portal switches to it."""
-    from .cluster import request_switch
-    from .problems import ValidationFailed
-    from .release.publish import write_release
+    from kechuang.operations.cluster import request_switch
+    from kechuang.release.publish import write_release
+    from kechuang.validate.problems import ValidationFailed
 
     project = Project.locate(datasets=datasets)
     try:

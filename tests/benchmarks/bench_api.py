@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "build"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
-from kechuang.compile import build_database  # noqa: E402
-from kechuang.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
 
 API_PATH = "/api/v1/targets?limit=50"

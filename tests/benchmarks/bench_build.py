@@ -64,7 +64,7 @@ def raw_load(datasets: Path, out: Path) -> int:
 def child_build(datasets: Path) -> dict:
     """The build as `kechuang build` runs it, in this (fresh) process: from 50,000 rows on, compiling
     overlaps validation in a second process."""
-    from kechuang.compile import build_database
+    from kechuang.pipeline import build_database
     from kechuang.project import Project
 
     project = dataclasses.replace(Project.locate(), datasets=datasets, dist_dir=datasets.parent / "dist")
@@ -80,10 +80,11 @@ def child_build(datasets: Path) -> dict:
 
 def child(datasets: Path, engine: str) -> dict:
     """One measurement in this (fresh) process: raw load, then validate, compile and index."""
-    from kechuang.compile import compile_tables, index_database
+    from kechuang.compile.tables import compile_tables
+    from kechuang.index.database import index_database
     from kechuang.project import Project
-    from kechuang.tables import bulk_reading
-    from kechuang.validate import validate_datasets
+    from kechuang.validate.datasets import validate_datasets
+    from kechuang.validate.tables import bulk_reading
 
     project = dataclasses.replace(Project.locate(), datasets=datasets, dist_dir=datasets.parent / "dist")
     result: dict = {"seconds": {}, "cpu": {}, "peak_mb": {}}

@@ -30,8 +30,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.load import discover_mix, run_load  # noqa: E402
 from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
-from kechuang.compile import build_database  # noqa: E402
-from kechuang.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
 from kechuang.release.publish import write_release  # noqa: E402
 

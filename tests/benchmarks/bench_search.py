@@ -41,11 +41,11 @@ from stock_search import make_stock_db  # noqa: E402
 from synthetic_corpus import synthetic_records  # noqa: E402
 
 from conftest import free_port, wait_until_up  # noqa: E402
-from kechuang.compile import build_database  # noqa: E402
-from kechuang.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.index.search import create_tables, insert_records, optimize_index  # noqa: E402
+from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.operations.launch import datasette_arguments  # noqa: E402
+from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
-from kechuang.search.index import create_tables, insert_records, optimize_index  # noqa: E402
-from kechuang.serve import datasette_arguments  # noqa: E402
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 COMMON = ["创新", "科技创新", "建设", "发展", "企业", "人才", "innovation", "technology", "the platform"]

@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.load import discover_mix, run_load
 from conftest import free_port, launch_portal, wait_until_up
-from kechuang.compile import build_database
-from kechuang.metadata import write_datasette_metadata
+from kechuang.model.metadata import write_datasette_metadata
+from kechuang.pipeline import build_database
 from kechuang.project import Project
 
 

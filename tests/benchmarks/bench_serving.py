@@ -189,7 +189,7 @@ def read_paths(db: Path, kind: str) -> list[str]:
 def build_database(project, tmp: Path, targets: int) -> Path:
     from synthetic_datasets import write_synthetic_datasets
 
-    from kechuang.compile import build_database as build
+    from kechuang.pipeline import build_database as build
 
     datasets = write_synthetic_datasets(project, tmp / "data", targets)
     synthetic = dataclasses.replace(project, datasets=datasets, dist_dir=tmp / "dist")
@@ -210,8 +210,8 @@ def main() -> None:
     args = parser.parse_args()
 
     from conftest import free_port, launch_portal, wait_until_up
-    from kechuang.cluster import Cluster
-    from kechuang.metadata import write_datasette_metadata
+    from kechuang.model.metadata import write_datasette_metadata
+    from kechuang.operations.cluster import Cluster
     from kechuang.project import Project
 
     project = Project.locate()

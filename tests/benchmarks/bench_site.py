@@ -24,10 +24,10 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
 from conftest import ROOT, free_port, wait_until_up  # noqa: E402
-from kechuang.compile import build_database  # noqa: E402
-from kechuang.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
+from kechuang.operations.launch import datasette_arguments  # noqa: E402
+from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
-from kechuang.serve import datasette_arguments  # noqa: E402
 
 
 def page_paths(db: Path) -> dict[str, str]:

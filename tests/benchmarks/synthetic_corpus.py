@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from kechuang.search.records import SearchRecord
+from kechuang.model.search import SearchRecord
 
 _ZH_SENTENCE = re.compile(r"[^。；！？\n]+[。；！？]?")
 _EN_SENTENCE = re.compile(r"[^.;!?]+[.;!?]?")

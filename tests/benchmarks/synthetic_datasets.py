@@ -13,8 +13,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
+from kechuang.model.schema import load_schemas
 from kechuang.project import Project
-from kechuang.schemas import load_schemas
 
 MEASURES_PER_POLICY = 1000
 COPIED = ("units", "indicators")

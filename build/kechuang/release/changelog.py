@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..compile import META_TABLE
-from ..numerals import format_number
-from ..schemas import TableSchema, parse_schema
+from kechuang.model.meta import META_TABLE
+from kechuang.model.schema import TableSchema, parse_schema
+from kechuang.text.numerals import format_number
 
 Key = tuple[Any, ...]
 MARKDOWN_LIMIT = 200  # records listed per section in CHANGELOG.md; changes.json always lists all

@@ -19,10 +19,10 @@ from typing import Any
 
 import yaml
 
-from ..derived import derived_columns
-from ..numerals import format_number
-from ..project import Project
-from ..schemas import TableSchema, frictionless_descriptor
+from kechuang.model.derived import derived_columns
+from kechuang.model.schema import TableSchema, frictionless_descriptor
+from kechuang.project import Project
+from kechuang.text.numerals import format_number
 
 DESCRIPTOR_FILE = "datapackage.json"
 CHECKSUM_FILE = "SHA256SUMS"

@@ -15,13 +15,27 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..compile import build_database
-from ..metadata import write_datasette_metadata
-from ..project import Project
-from ..schemas import load_schemas
-from .changelog import ReleaseInfo, changes_document, diff_databases, release_info, render_markdown, summary
-from .package import CHECKSUM_FILE, validate_package, write_checksums, write_package, zip_package
-from .versions import DATABASE_FILE, Version, check_new_version, next_version, previous_version, published_versions
+from kechuang.model.metadata import write_datasette_metadata
+from kechuang.model.schema import load_schemas
+from kechuang.model.versions import (
+    DATABASE_FILE,
+    Version,
+    check_new_version,
+    next_version,
+    previous_version,
+    published_versions,
+)
+from kechuang.pipeline import build_database
+from kechuang.project import Project
+from kechuang.release.changelog import (
+    ReleaseInfo,
+    changes_document,
+    diff_databases,
+    release_info,
+    render_markdown,
+    summary,
+)
+from kechuang.release.package import CHECKSUM_FILE, validate_package, write_checksums, write_package, zip_package
 
 CHANGELOG_FILE = "CHANGELOG.md"
 METADATA_FILE = "metadata.json"

@@ -1,0 +1,197 @@
+"""The two search routes: `GET /api/v1/search` (JSON) and the page `/-/search` (HTML).
+
+The API follows the conventions of every /api/v1 route (`kechuang.serve.http`): unknown or repeated
+parameters are a 400, an Accept header without JSON a 406, OPTIONS the CORS preflight, and every
+error the shared JSON shape. The page is lenient (it ignores parameters it does not know) and shows
+mistakes in the page. The search runs in Datasette's thread pool under a time limit.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from datasette.utils import sqlite_timelimit
+from datasette.utils.asgi import Response
+
+from kechuang.model.meta import compiled_schemas
+from kechuang.serve import http as web
+from kechuang.serve.search.rank import MATCH_CAP
+from kechuang.serve.search.service import SearchIndex, SearchResult, load_search_index, run_search
+from kechuang.serve.site.routes import HTML, VARY, request_language
+
+API_PATH = r"^/api/v1/search$"
+PAGE_PATH = r"^/-/search$"
+PARAMETERS = frozenset({"q", "type", "limit", "offset"})
+MAX_QUERY_CHARS = 1000
+# A query needs one character that is not blank. The class is spelled out, not `\S`, because the
+# OpenAPI document publishes it and ECMAScript's `\s` and Python's str.isspace() disagree (U+0085,
+# U+001C-U+001F, U+FEFF): spelled out, every client, the fuzzer and this server agree.
+HAS_WORDS = r"[^\t\n\x0b\f\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+_has_words = re.compile(HAS_WORDS)
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
+MAX_OFFSET = MATCH_CAP  # no match beyond the cap is ranked
+PAGE_LIMIT = 60
+TIME_LIMIT_MS = 2000
+JSON = "application/json"
+
+
+@dataclass
+class SearchContext:
+    """What a served database needs for search, loaded once per data release."""
+
+    index: SearchIndex
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)  # type → (English, Chinese)
+
+    @property
+    def types(self) -> list[str]:
+        return self.index.types
+
+
+_contexts: dict[tuple[int, str], SearchContext] = {}
+
+
+async def search_context(datasette, release: dict[str, str]) -> SearchContext:
+    """The index of the served database; HttpError 503 when it was built without one."""
+    key = (id(datasette), release["built_at"])
+    if key not in _contexts:
+        db = datasette.get_database(web.DATABASE)
+
+        def load(conn: sqlite3.Connection) -> SearchContext:
+            from sqlite_utils import Database
+
+            # no PRAGMA recursive_triggers: served connections refuse state changes (kechuang.serve.security)
+            schemas = compiled_schemas(Database(conn, recursive_triggers=False))
+            labels = {name: (s.title, s.title_zh) for name, s in schemas.items()}
+            return SearchContext(load_search_index(conn), labels)
+
+        try:
+            _contexts[key] = await db.execute_fn(load)
+        except sqlite3.OperationalError as error:
+            message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
+            raise web.HttpError(503, message, code="search_unavailable") from None
+    return _contexts[key]
+
+
+def _integer(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = params.get(name, "")
+    if raw == "":
+        return default
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise web.HttpError(400, f"{name} must be a whole number from {low} to {high}, got {raw[:40]!r}.", name) from None
+    if not low <= value <= high:
+        raise web.HttpError(400, f"{name} must be from {low} to {high}, got {value}.", name)
+    return value
+
+
+@dataclass
+class SearchParams:
+    q: str
+    types: list[str]
+    limit: int
+    offset: int
+
+
+def read_params(params: dict[str, str], context: SearchContext, default_limit: int = DEFAULT_LIMIT) -> SearchParams:
+    """The validated parameters of a search; HttpError 400 says which one is wrong and why."""
+    q = params.get("q", "")
+    if not _has_words.search(q):
+        raise web.HttpError(400, "q is required: the words to search for, in Chinese, English or pinyin.", "q", "missing_query")
+    if len(q) > MAX_QUERY_CHARS:
+        message = f"q is {len(q)} characters long; search takes at most {MAX_QUERY_CHARS}."
+        raise web.HttpError(400, message, "q", "query_too_long")
+    types: list[str] = []
+    for name in params["type"].split(",") if "type" in params else []:
+        name = name.strip()
+        if not name:
+            # as the OpenAPI document says: one or more type names, comma-separated, none empty
+            raise web.HttpError(400, f"type names one or more of: {', '.join(context.types)}; none may be empty.", "type")
+        if name not in context.types:
+            message = f"type {name[:60]!r} is not searchable; use one or more of: {', '.join(context.types)}."
+            raise web.HttpError(400, message, "type")
+        types.append(name)
+    limit = _integer(params, "limit", default_limit, 1, MAX_LIMIT)
+    offset = _integer(params, "offset", 0, 0, MAX_OFFSET)
+    return SearchParams(q, list(dict.fromkeys(types)), limit, offset)
+
+
+async def execute_search(
+    datasette, context: SearchContext, params: SearchParams, html_titles: bool = False
+) -> SearchResult:
+    db = datasette.get_database(web.DATABASE)
+
+    def run(conn: sqlite3.Connection) -> SearchResult:
+        with sqlite_timelimit(conn, TIME_LIMIT_MS):
+            return run_search(conn, params.q, context.index, params.types, params.limit, params.offset, html_titles)
+
+    try:
+        return await db.execute_fn(run)
+    except sqlite3.OperationalError as error:
+        if "interrupted" not in str(error):
+            raise
+        raise web.HttpError(503, "The search took too long; add words to narrow it.", "q", "unavailable") from None
+
+
+async def search_api(request, datasette) -> Response:
+    """GET /api/v1/search?q=&type=&limit=&offset= → {"query", "total", "results": [...]}."""
+    params = web.query_params(request, PARAMETERS)
+    if web.negotiate(request.headers.get("accept"), [JSON]) is None:
+        raise web.HttpError(406, f"This endpoint answers with {JSON}; the Accept header does not allow it.")
+    release = await web.data_release(datasette)
+    context = await search_context(datasette, release)
+    found = await execute_search(datasette, context, read_params(params, context))
+    results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
+    payload = {"query": found.query, "total": found.total, "results": results}
+    return web.json_response(request, payload, release)
+
+
+def group_results(results: list[dict[str, Any]], labels: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """Results grouped by type, groups in the order of their best result."""
+    groups: dict[str, dict[str, Any]] = {}
+    for result in results:
+        english, chinese = labels.get(result["type"], (result["type"], ""))
+        group = groups.setdefault(
+            result["type"], {"type": result["type"], "label_en": english, "label_zh": chinese, "results": []}
+        )
+        group["results"].append(result)
+    return list(groups.values())
+
+
+async def search_page(datasette, request) -> Response:
+    """The search page: a form, then the results grouped by type, each in Chinese and English."""
+    if request.method not in ("GET", "HEAD"):
+        return web.error_response(405, f"{request.method} is not allowed here; use GET.")
+    release = await web.data_release(datasette)
+    args = {name: request.args.get(name, "") for name in PARAMETERS if name in request.args}
+    if not args.get("type"):
+        args.pop("type", None)  # the form's "all types" option sends an empty type
+    page: dict[str, Any] = {"q": args.get("q", ""), "error": None, "groups": [], "total": None}
+    page["types"], page["selected_types"] = [], []
+    status = 200
+    try:
+        context = await search_context(datasette, release)
+        page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
+        if _has_words.search(page["q"]):
+            params = read_params(args, context, default_limit=PAGE_LIMIT)
+            found = await execute_search(datasette, context, params, html_titles=True)
+            page["selected_types"] = params.types
+            results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
+            page["total"] = found.total
+            page["groups"] = group_results(results, context.labels)
+            if params.offset + len(found.results) < found.total:
+                query = [("q", params.q), ("type", ",".join(params.types))] if params.types else [("q", params.q)]
+                query += [("limit", params.limit), ("offset", params.offset + params.limit)]
+                page["next_url"] = datasette.urls.path("/-/search?" + urlencode(query))
+    except web.HttpError as error:
+        page["error"], status = error.message, error.status
+    body = await datasette.render_template("search.html", page, request=request)
+    # The results are bilingual; the site's header and footer around them follow the reader's language.
+    headers = {"Vary": VARY, **({"Cache-Control": "no-store"} if status != 200 else {})}
+    lang = request_language(request)
+    return web.cached_response(request, body, HTML, release, variant=lang, status=status, headers=headers)

@@ -1,0 +1,627 @@
+"""One function per page type: query the database, return the template context.
+
+Functions take a `Query` (SQL + parameters → list of dicts) and the language, so they know nothing of
+HTTP. They raise `NotFound` for an unknown id and `BadRequest` for a malformed filter; the route layer
+turns those into 404 and 400 responses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from kechuang.serve.site.charts import timeline_chart
+from kechuang.serve.site.figures import describe_target, english_number
+from kechuang.serve.site.reader import Mark, read_policy
+from kechuang.text.numerals import format_number
+
+Query = Callable[[str, dict[str, Any] | None], Awaitable[list[dict[str, Any]]]]
+PAGE_SIZE = 50
+MENTION_KINDS = {
+    # list page → (table, mention table, key column, anchor prefix)
+    "platforms": ("platforms", "platform_mentions", "platform_id", "pm"),
+    "funds": ("funds", "fund_mentions", "fund_id", "fm"),
+    "events": ("events", "event_mentions", "event_id", "em"),
+}
+COUNT_LINKS = {
+    "policies": "/policies",
+    "targets": "/targets",
+    "measures": "/kechuang/measures_detail",
+    "agencies": "/agencies",
+    "indicators": "/indicators",
+    "platforms": "/platforms",
+    "funds": "/funds",
+    "events": "/events",
+}
+TARGET_FILTERS = ("jurisdiction", "policy", "year", "indicator", "agency", "status")
+
+
+class NotFound(Exception):
+    """No record with this id: a 404."""
+
+    def __init__(self, kind: str, key: str):
+        super().__init__(f"no {kind} with id {key!r}")
+        self.kind, self.key = kind, key
+
+
+class BadRequest(Exception):
+    """A query parameter that cannot be understood: a 400 naming the parameter."""
+
+    def __init__(self, param: str, message: str):
+        super().__init__(message)
+        self.param = param
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """What a page function needs from the request: its language, strings, URL parts and query."""
+
+    lang: str
+    strings: dict[str, Any]
+    args: dict[str, str]
+    key: str = ""
+
+
+def pick(row: dict[str, Any], base: str, lang: str) -> str:
+    """The `_zh` or `_en` column of `row` for `lang`, falling back to the other language when empty."""
+    other = "en" if lang == "zh" else "zh"
+    return row.get(f"{base}_{lang}") or row.get(f"{base}_{other}") or ""
+
+
+def target_anchor(target_id: str) -> str:
+    return f"t-{target_id}"
+
+
+def mention_anchor(prefix: str, entity_id: str, measure_id: str) -> str:
+    # ids are slugs with single hyphens, so a double hyphen cannot occur inside either part
+    return f"{prefix}-{entity_id}--{measure_id}"
+
+
+async def _units(query: Query) -> dict[str, dict[str, Any]]:
+    return {u["unit_zh"]: u for u in await query("select * from units", None)}
+
+
+async def _agencies_of_measures(query: Query, measure_ids: list[str], lang: str) -> dict[str, list[dict[str, Any]]]:
+    """Measure id → its agencies, lead first, each in the order printed."""
+    if not measure_ids:
+        return {}
+    marks = ", ".join(f":m{i}" for i in range(len(measure_ids)))
+    rows = await query(
+        f"""select ma.measure_id, ma.role, ma.position, a.id, a.name_zh, a.name_en
+            from measure_agencies ma join agencies a on a.id = ma.agency_id
+            where ma.measure_id in ({marks})
+            order by ma.measure_id, ma.role = 'lead' desc, ma.position""",
+        {f"m{i}": m for i, m in enumerate(measure_ids)},
+    )
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        out[row["measure_id"]].append(
+            {"id": row["id"], "name": pick(row, "name", lang), "name_zh": row["name_zh"], "role": row["role"]}
+        )
+    return out
+
+
+TARGET_SELECT = """
+select t.*, p.title_zh as policy_title_zh, p.title_en as policy_title_en, p.jurisdiction_id,
+       p.status as policy_status, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
+       i.name_zh as indicator_zh, i.name_en as indicator_en,
+       m.title_zh as measure_title_zh, m.title_en as measure_title_en, m.section as measure_section,
+       m.ordinal as measure_ordinal
+from targets t
+join policies p on p.id = t.policy_id
+join jurisdictions j on j.id = p.jurisdiction_id
+left join indicators i on i.id = t.indicator_id
+left join measures m on m.id = t.measure_id
+"""
+
+
+async def _target_cards(query: Query, rows: list[dict[str, Any]], req: PageRequest) -> list[dict[str, Any]]:
+    """Targets as the templates show them: words for the figure, agencies lead first, the source link."""
+    units = await _units(query)
+    agencies = await _agencies_of_measures(query, sorted({r["measure_id"] for r in rows if r["measure_id"]}), req.lang)
+    cards = []
+    for row in rows:
+        factor = units.get(row["unit_zh"], {}).get("factor")
+        cards.append(
+            {
+                "id": row["id"],
+                "name": pick(row, "name", req.lang),
+                "figure": describe_target(row, req.lang, req.strings, factor),
+                "status": row["status"],
+                "deadline_year": row["deadline_year"],
+                "period": row["period"],
+                "comparator": row["comparator"],
+                "quote_zh": row["quote_zh"],
+                "quote_en": row["quote_en"],
+                "note": pick(row, "note", req.lang),
+                "policy": {"id": row["policy_id"], "title": pick(row, "policy_title", req.lang)},
+                "policy_is_draft": row["policy_status"] == "draft_for_comment",
+                "jurisdiction": {"id": row["jurisdiction_id"], "name": pick(row, "jurisdiction", req.lang)},
+                "indicator": (
+                    {"id": row["indicator_id"], "name": pick(row, "indicator", req.lang)}
+                    if row["indicator_id"]
+                    else None
+                ),
+                "measure": (
+                    {
+                        "id": row["measure_id"],
+                        "title": pick(row, "measure_title", req.lang),
+                        "section": row["measure_section"],
+                    }
+                    if row["measure_id"]
+                    else None
+                ),
+                "agencies": agencies.get(row["measure_id"] or "", []),
+                "href": f"/targets/{row['id']}",
+                "source_href": f"/policies/{row['policy_id']}#{target_anchor(row['id'])}",
+                "located": row["quote_start"] is not None,
+            }
+        )
+    return cards
+
+
+async def home(query: Query, req: PageRequest) -> dict[str, Any]:
+    """What the portal holds: counts, deadlines, jurisdictions and the documents."""
+    tables = ("policies", "targets", "measures", "agencies", "indicators", "platforms", "funds", "events")
+    counts_sql = "select " + ", ".join(f"(select count(*) from {t}) as {t}" for t in tables)
+    counts = (await query(counts_sql, None))[0]
+    years = await query(
+        "select deadline_year as year, count(*) as n from targets group by deadline_year order by deadline_year", None
+    )
+    jurisdictions = await query(
+        """select j.id, j.name_zh, j.name_en, count(t.id) as n from jurisdictions j
+           join policies p on p.jurisdiction_id = j.id left join targets t on t.policy_id = p.id
+           group by j.id order by n desc, j.id""",
+        None,
+    )
+    return {
+        "counts": [{"key": t, "n": counts[t], "href": COUNT_LINKS[t]} for t in tables],
+        "years": years,
+        "jurisdictions": [{"id": j["id"], "name": pick(j, "name", req.lang), "n": j["n"]} for j in jurisdictions],
+        "policies": await _policy_rows(query, req),
+    }
+
+
+def _int_param(args: dict[str, str], name: str, low: int, high: int) -> int | None:
+    raw = args.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(name, f"{name} must be a whole number from {low} to {high}, not {raw[:40]!r}")
+    return int(raw)
+
+
+async def targets(query: Query, req: PageRequest) -> dict[str, Any]:
+    """The targets browser: filter by jurisdiction, policy, deadline year, indicator, agency and status."""
+    args = req.args
+    year = _int_param(args, "year", 1900, 2100)
+    page = _int_param(args, "page", 1, 100_000) or 1
+    status = args.get("status", "").strip()
+    if status and status not in ("stated", "redacted"):
+        raise BadRequest("status", f"status must be stated or redacted, not {status[:40]!r}")
+    chosen = {name: args.get(name, "").strip() for name in TARGET_FILTERS}
+    where, params = [], {}
+    if chosen["jurisdiction"]:
+        where.append("p.jurisdiction_id = :jurisdiction")
+        params["jurisdiction"] = chosen["jurisdiction"]
+    if chosen["policy"]:
+        where.append("t.policy_id = :policy")
+        params["policy"] = chosen["policy"]
+    if year is not None:
+        where.append("t.deadline_year = :year")
+        params["year"] = year
+    if chosen["indicator"]:
+        where.append("t.indicator_id = :indicator")
+        params["indicator"] = chosen["indicator"]
+    if chosen["agency"]:
+        where.append("t.measure_id in (select measure_id from measure_agencies where agency_id = :agency)")
+        params["agency"] = chosen["agency"]
+    if status:
+        where.append("t.status = :status")
+        params["status"] = status
+    clause = (" where " + " and ".join(where)) if where else ""
+    total = (await query(f"select count(*) as n from targets t join policies p on p.id = t.policy_id{clause}", params))[
+        0
+    ]["n"]
+    pages = max(1, math.ceil(total / PAGE_SIZE))
+    rows = await query(
+        f"""{TARGET_SELECT}{clause}
+            order by t.deadline_year, p.jurisdiction_id, t.policy_id, coalesce(m.ordinal, 0), t.id
+            limit {PAGE_SIZE} offset {(page - 1) * PAGE_SIZE}""",
+        params,
+    )
+    options = await _target_filter_options(query, req.lang)
+    kept = {k: v for k, v in chosen.items() if v}
+
+    def page_href(number: int) -> str:
+        from urllib.parse import urlencode
+
+        return "/targets?" + urlencode({**kept, "page": number}) if number > 1 else "/targets?" + urlencode(kept)
+
+    return {
+        "filters": chosen,
+        "options": options,
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "previous_href": page_href(page - 1) if page > 1 else None,
+        "next_href": page_href(page + 1) if page < pages else None,
+        "targets": await _target_cards(query, rows, req),
+        "filtered": bool(kept),
+    }
+
+
+async def _target_filter_options(query: Query, lang: str) -> dict[str, list[dict[str, Any]]]:
+    """The choices of each filter: only values that some target has, with how many targets each."""
+    jurisdictions = await query(
+        """select j.id, j.name_zh, j.name_en, count(*) as n from targets t join policies p on p.id = t.policy_id
+           join jurisdictions j on j.id = p.jurisdiction_id group by j.id order by j.id""",
+        None,
+    )
+    policies = await query(
+        """select p.id, p.title_zh, p.title_en, count(*) as n from targets t join policies p on p.id = t.policy_id
+           group by p.id order by p.id""",
+        None,
+    )
+    years = await query(
+        "select deadline_year as id, count(*) as n from targets group by deadline_year order by deadline_year", None
+    )
+    indicators = await query(
+        """select i.id, i.name_zh, i.name_en, count(*) as n from targets t join indicators i on i.id = t.indicator_id
+           group by i.id order by i.id""",
+        None,
+    )
+    agencies = await query(
+        """select a.id, a.name_zh, a.name_en, count(distinct t.id) as n from targets t
+           join measure_agencies ma on ma.measure_id = t.measure_id join agencies a on a.id = ma.agency_id
+           group by a.id order by a.jurisdiction_id, a.id""",
+        None,
+    )
+    statuses = await query("select status as id, count(*) as n from targets group by status order by status", None)
+    return {
+        "jurisdiction": [{"id": r["id"], "label": pick(r, "name", lang), "n": r["n"]} for r in jurisdictions],
+        "policy": [{"id": r["id"], "label": pick(r, "title", lang), "n": r["n"]} for r in policies],
+        "year": [{"id": str(r["id"]), "label": str(r["id"]), "n": r["n"]} for r in years],
+        "indicator": [{"id": r["id"], "label": pick(r, "name", lang), "n": r["n"]} for r in indicators],
+        "agency": [{"id": r["id"], "label": pick(r, "name", lang), "n": r["n"]} for r in agencies],
+        "status": [{"id": r["id"], "label": r["id"], "n": r["n"]} for r in statuses],
+    }
+
+
+async def target(query: Query, req: PageRequest) -> dict[str, Any]:
+    rows = await query(f"{TARGET_SELECT} where t.id = :id", {"id": req.key})
+    if not rows:
+        raise NotFound("target", req.key)
+    card = (await _target_cards(query, rows, req))[0]
+    measure = None
+    if rows[0]["measure_id"]:
+        found = await query("select * from measures where id = :id", {"id": rows[0]["measure_id"]})
+        measure = found[0] if found else None
+    return {"target": card, "measure": measure, "row": rows[0]}
+
+
+async def _policy_rows(query: Query, req: PageRequest) -> list[dict[str, Any]]:
+    rows = await query(
+        """select p.id, p.title_zh, p.title_en, p.issuer_zh, p.issuer_en, p.issued_on, p.horizon_year, p.status,
+                  p.doc_type, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
+                  (select count(*) from targets t where t.policy_id = p.id) as targets,
+                  (select count(*) from measures m where m.policy_id = p.id) as measures
+           from policies p join jurisdictions j on j.id = p.jurisdiction_id
+           order by p.issued_on is null, p.issued_on desc, p.id""",
+        None,
+    )
+    return [
+        {
+            "id": r["id"],
+            "title": pick(r, "title", req.lang),
+            "issuer": pick(r, "issuer", req.lang),
+            "jurisdiction": pick(r, "jurisdiction", req.lang),
+            "issued_on": r["issued_on"],
+            "horizon_year": r["horizon_year"],
+            "status": r["status"],
+            "doc_type": r["doc_type"],
+            "targets": r["targets"],
+            "measures": r["measures"],
+        }
+        for r in rows
+    ]
+
+
+async def policies(query: Query, req: PageRequest) -> dict[str, Any]:
+    return {"policies": await _policy_rows(query, req)}
+
+
+async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
+    """The policy reader: full text, outline, highlighted source sentences, measure translations."""
+    found = await query(
+        """select p.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en
+           from policies p join jurisdictions j on j.id = p.jurisdiction_id where p.id = :id""",
+        {"id": req.key},
+    )
+    if not found:
+        raise NotFound("policy", req.key)
+    row = found[0]
+    params = {"id": req.key}
+    headings = await query("select * from headings where policy_id = :id order by ordinal", params)
+    measures = await query(
+        "select id, kind, section, title_zh, title_en, text_en, text_start, text_end from measures "
+        "where policy_id = :id order by ordinal",
+        params,
+    )
+    target_rows = await query(f"{TARGET_SELECT} where t.policy_id = :id order by t.quote_start, t.id", params)
+    cards = await _target_cards(query, target_rows, req)
+    kind_word = req.strings["kinds"]
+    marks = [
+        Mark(
+            r["quote_start"],
+            r["quote_end"],
+            target_anchor(r["id"]),
+            card["href"],
+            req.strings["policy"]["ref_target"].format(name=card["name"], summary=card["figure"]["summary"]),
+            "target",
+        )
+        for r, card in zip(target_rows, cards, strict=True)
+    ]
+    for page_name, (table, mentions, key, prefix) in MENTION_KINDS.items():
+        rows = await query(
+            f"""select x.{key} as entity_id, x.measure_id, x.quote_start, x.quote_end, e.name_zh, e.name_en
+                from {mentions} x join {table} e on e.id = x.{key} join measures m on m.id = x.measure_id
+                where m.policy_id = :id order by x.quote_start""",
+            params,
+        )
+        singular = page_name[:-1]
+        marks += [
+            Mark(
+                r["quote_start"],
+                r["quote_end"],
+                mention_anchor(prefix, r["entity_id"], r["measure_id"]),
+                f"/{page_name}/{r['entity_id']}",
+                req.strings["policy"]["ref_entity"].format(kind=kind_word[singular], name=pick(r, "name", req.lang)),
+                singular,
+            )
+            for r in rows
+        ]
+    reading = read_policy(row["text_zh"] or "", headings, measures, marks)
+    return {
+        "policy": row,
+        "title": pick(row, "title", req.lang),
+        "issuer": pick(row, "issuer", req.lang),
+        "jurisdiction": pick(row, "jurisdiction", req.lang),
+        "summary": pick(row, "summary", req.lang),
+        "source_note": pick(row, "source_note", req.lang),
+        "reading": reading,
+        "targets": cards,
+        "marks": len([m for m in marks if m.start is not None]),
+    }
+
+
+async def indicators(query: Query, req: PageRequest) -> dict[str, Any]:
+    rows = await query(
+        """select i.*, count(t.id) as n, min(t.deadline_year) as first_year, max(t.deadline_year) as last_year,
+                  count(distinct p.jurisdiction_id) as jurisdictions
+           from indicators i left join targets t on t.indicator_id = i.id left join policies p on p.id = t.policy_id
+           group by i.id order by n desc, i.id""",
+        None,
+    )
+    return {
+        "indicators": [
+            {
+                "id": r["id"],
+                "name": pick(r, "name", req.lang),
+                "description": pick(r, "description", req.lang),
+                "n": r["n"],
+                "first_year": r["first_year"],
+                "last_year": r["last_year"],
+                "jurisdictions": r["jurisdictions"],
+            }
+            for r in rows
+        ]
+    }
+
+
+async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
+    """One indicator: every target of it by jurisdiction and year, as a chart and as a table."""
+    found = await query("select * from indicators where id = :id", {"id": req.key})
+    if not found:
+        raise NotFound("indicator", req.key)
+    row = found[0]
+    target_rows = await query(
+        f"{TARGET_SELECT} where t.indicator_id = :id order by t.deadline_year, p.jurisdiction_id, t.id",
+        {"id": req.key},
+    )
+    cards = await _target_cards(query, target_rows, req)
+    units = await _units(query)
+    common = Counter(r["unit_zh"] for r in target_rows if r["value"] is not None).most_common(1)
+    if common and common[0][0] in units:
+        unit = units[common[0][0]]
+        factor = unit["factor"] * 1.0
+        unit_label = unit["unit_zh"] if req.lang == "zh" else unit["unit_en"]
+    else:
+        factor, unit_label = 1.0, row["base_unit"]
+    chart_rows = []
+    for r, card in zip(target_rows, cards, strict=True):
+        figure = card["figure"]
+        chart_rows.append(
+            {
+                "target_id": r["id"],
+                "series_key": r["jurisdiction_id"],
+                "series_name": card["jurisdiction"]["name"],
+                "deadline_year": r["deadline_year"],
+                "value_base": r["value_base"],
+                "value_max_base": r["value_max_base"],
+                "masked": figure["masked"] or r["value_base"] is None,
+                "href": card["href"],
+                "label": f"{card['jurisdiction']['name']} {r['deadline_year']}: {figure['summary']} "
+                f"({card['policy']['title']})",
+            }
+        )
+    chart = timeline_chart(chart_rows, req.lang, unit_label, factor) if chart_rows else None
+    years = [r["deadline_year"] for r in target_rows]
+    return {
+        "indicator": row,
+        "name": pick(row, "name", req.lang),
+        "description": pick(row, "description", req.lang),
+        "targets": cards,
+        "chart": chart,
+        "unit_label": unit_label,
+        "first_year": min(years) if years else None,
+        "last_year": max(years) if years else None,
+        "jurisdictions": sorted({c["jurisdiction"]["name"] for c in cards}),
+    }
+
+
+async def agencies(query: Query, req: PageRequest) -> dict[str, Any]:
+    rows = await query(
+        """select w.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
+                  (select count(distinct t.id) from measure_agencies ma join targets t on t.measure_id = ma.measure_id
+                   where ma.agency_id = w.id) as targets
+           from agency_workload w join jurisdictions j on j.id = w.jurisdiction_id
+           order by j.id, w.measures_led desc, w.measures_shared desc, w.id""",
+        None,
+    )
+    groups: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        group = groups.setdefault(
+            r["jurisdiction_id"],
+            {"id": r["jurisdiction_id"], "name": pick(r, "jurisdiction", req.lang), "agencies": []},
+        )
+        group["agencies"].append(
+            {
+                "id": r["id"],
+                "name": pick(r, "name", req.lang),
+                "name_zh": r["name_zh"],
+                "kind": r["kind"],
+                "led": r["measures_led"] or 0,
+                "shared": r["measures_shared"] or 0,
+                "targets": r["targets"],
+            }
+        )
+    # the places whose agencies carry the most measures first (Wuhan before a development zone)
+    ordered = sorted(groups.values(), key=lambda g: (-sum(a["led"] + a["shared"] for a in g["agencies"]), g["id"]))
+    return {"groups": ordered, "total": len(rows)}
+
+
+async def agency(query: Query, req: PageRequest) -> dict[str, Any]:
+    """An agency and what it is responsible for: the measures it leads or shares and their targets."""
+    found = await query(
+        """select a.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en
+           from agencies a join jurisdictions j on j.id = a.jurisdiction_id where a.id = :id""",
+        {"id": req.key},
+    )
+    if not found:
+        raise NotFound("agency", req.key)
+    row = found[0]
+    measures = await query(
+        """select ma.role, ma.position, m.id, m.section, m.title_zh, m.title_en, m.kind, m.policy_id,
+                  p.title_zh as policy_title_zh, p.title_en as policy_title_en
+           from measure_agencies ma join measures m on m.id = ma.measure_id join policies p on p.id = m.policy_id
+           where ma.agency_id = :id order by ma.role = 'lead' desc, p.id, m.ordinal""",
+        {"id": req.key},
+    )
+    target_rows = await query(
+        f"""{TARGET_SELECT} where t.measure_id in (select measure_id from measure_agencies where agency_id = :id)
+            order by t.deadline_year, t.policy_id, t.id""",
+        {"id": req.key},
+    )
+    return {
+        "agency": row,
+        "name": pick(row, "name", req.lang),
+        "note": pick(row, "note", req.lang),
+        "jurisdiction": pick(row, "jurisdiction", req.lang),
+        "measures": [
+            {
+                "id": m["id"],
+                "role": m["role"],
+                "section": m["section"],
+                "title": pick(m, "title", req.lang),
+                "policy": {"id": m["policy_id"], "title": pick(m, "policy_title", req.lang)},
+                "href": f"/policies/{m['policy_id']}#m-{m['id']}",
+            }
+            for m in measures
+        ],
+        "targets": await _target_cards(query, target_rows, req),
+    }
+
+
+def fund_amount(row: dict[str, Any], lang: str) -> str:
+    """A fund's size as written (zh) or in yuan (en); empty when no amount is stated."""
+    if row.get("amount") is None:
+        return ""
+    if lang == "zh" or row.get("amount_cny") is None:
+        return f"{format_number(row['amount'])}{row.get('amount_unit_zh') or ''}"
+    return f"{english_number(row['amount_cny'])} yuan"
+
+
+async def entities(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
+    """Platforms, funds or events: each with its jurisdiction and how often the policies mention it."""
+    table, mentions, key, _prefix = MENTION_KINDS[kind]
+    rows = await query(
+        f"""select e.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
+                   (select count(*) from {mentions} x where x.{key} = e.id) as mentions
+            from {table} e join jurisdictions j on j.id = e.jurisdiction_id
+            order by j.id, mentions desc, e.id""",
+        None,
+    )
+    return {
+        "kind": kind,
+        "entries": [
+            {
+                "id": r["id"],
+                "name": pick(r, "name", req.lang),
+                "name_zh": r["name_zh"],
+                "kind": r["kind"],
+                "jurisdiction": pick(r, "jurisdiction", req.lang),
+                "mentions": r["mentions"],
+                "href": f"/{kind}/{r['id']}",
+            }
+            for r in rows
+        ],
+    }
+
+
+async def entity(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
+    """One platform, fund or event and every sentence that mentions it, linked into the policy reader."""
+    table, mentions, key, prefix = MENTION_KINDS[kind]
+    found = await query(
+        f"""select e.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en
+            from {table} e join jurisdictions j on j.id = e.jurisdiction_id where e.id = :id""",
+        {"id": req.key},
+    )
+    if not found:
+        raise NotFound(kind[:-1], req.key)
+    row = found[0]
+    rows = await query(
+        f"""select x.*, m.title_zh as measure_title_zh, m.title_en as measure_title_en, m.section, m.policy_id,
+                   p.title_zh as policy_title_zh, p.title_en as policy_title_en
+            from {mentions} x join measures m on m.id = x.measure_id join policies p on p.id = m.policy_id
+            where x.{key} = :id order by p.id, m.ordinal""",
+        {"id": req.key},
+    )
+    agencies = await _agencies_of_measures(query, sorted({r["measure_id"] for r in rows}), req.lang)
+    return {
+        "kind": kind,
+        "amount": fund_amount(row, req.lang) if kind == "funds" else "",
+        "entity": row,
+        "name": pick(row, "name", req.lang),
+        "note": pick(row, "note", req.lang),
+        "jurisdiction": pick(row, "jurisdiction", req.lang),
+        "mentions": [
+            {
+                "quote_zh": r["quote_zh"],
+                "quote_en": r["quote_en"],
+                "measure": {
+                    "id": r["measure_id"],
+                    "title": pick(r, "measure_title", req.lang),
+                    "section": r["section"],
+                },
+                "policy": {"id": r["policy_id"], "title": pick(r, "policy_title", req.lang)},
+                "source_href": f"/policies/{r['policy_id']}#{mention_anchor(prefix, row['id'], r['measure_id'])}",
+                "located": r["quote_start"] is not None,
+                "agencies": agencies.get(r["measure_id"], []),
+            }
+            for r in rows
+        ],
+    }

@@ -1,0 +1,416 @@
+"""The HTTP layer of the site: routes, language, rendering and responses, for `plugins/site.py` to register.
+
+Every page answers GET and HEAD with an ETag that covers the data release, the URL and the language, and
+`Vary: Cookie, Accept-Language` because the same URL speaks either language. Unknown ids get a 404 and
+malformed filters a 400, as an HTML page or, for clients that ask for JSON, the shared error body.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import mimetypes
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+from datasette.utils.asgi import Response
+
+from kechuang.model.schema import load_schemas
+from kechuang.model.views import VIEWS
+from kechuang.project import Project
+from kechuang.serve import http as web
+from kechuang.serve.site import dictionary, downloads, i18n, markdown, pages
+
+HTML = "text/html; charset=utf-8"
+VARY = "Accept, Accept-Encoding, Accept-Language, Cookie"
+NAV = (
+    ("targets", "/targets"),
+    ("policies", "/policies"),
+    ("indicators", "/indicators"),
+    ("agencies", "/agencies"),
+    ("data", "/kechuang"),
+    ("about", "/about"),
+)
+Builder = Callable[[pages.Query, pages.PageRequest], Awaitable[dict[str, Any]]]
+
+
+@functools.cache
+def project() -> Project:
+    return Project.locate()
+
+
+def strings(lang: str) -> dict[str, Any]:
+    return i18n.load_catalogue(project().site / "i18n", lang)
+
+
+LANG_SCOPE_KEY = "kechuang.lang"
+
+
+def requested_language(request) -> str | None:
+    """The `?lang=` of the request (the ASGI wrapper moved it out of the query string Datasette sees)."""
+    return request.scope.get(LANG_SCOPE_KEY) or request.args.get("lang")
+
+
+def request_language(request) -> str:
+    if request is None:
+        return i18n.DEFAULT_LANGUAGE
+    return i18n.choose_language(
+        requested_language(request), request.cookies.get(i18n.COOKIE_NAME), request.headers.get("accept-language")
+    )
+
+
+@functools.cache
+def _asset_hash(path: str, stamp: float) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
+
+def asset_url(name: str) -> str:
+    """/static/<name>?<content hash>, so a changed stylesheet is never served stale from a cache."""
+    path = project().site / "static" / name
+    return f"/static/{name}?{_asset_hash(str(path), path.stat().st_mtime)}"
+
+
+def _without_lang(path: str, query: str) -> str:
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k != "lang"]
+    return path + ("?" + urlencode(kept) if kept else "")
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after switching language; anything else (other hosts, schemes) → /."""
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 32 for ch in target):
+        return "/"
+    return _without_lang(parts.path, parts.query)
+
+
+async def chrome(request, datasette) -> dict[str, Any]:
+    """Template variables for the header, footer and language toggle of every page, ours and Datasette's."""
+    try:
+        release = await web.data_release(datasette)
+    except (KeyError, sqlite3.Error):  # no portal database: the chrome still renders
+        release = {"version": "", "date": ""}
+    return chrome_for(request, release)
+
+
+def default_chrome() -> dict[str, Any]:
+    """The chrome for templates Datasette renders without plugin variables (its own error pages)."""
+    return chrome_for(None, {"version": "", "date": ""})
+
+
+def chrome_for(request, release: dict[str, str]) -> dict[str, Any]:
+    lang = request_language(request)
+    other = i18n.other_language(lang)
+    t = strings(lang)
+    path = request.path if request is not None else "/"
+    here = _without_lang(path, request.query_string if request is not None else "")
+    return {
+        "t": t,
+        "kc": {
+            "lang": lang,
+            "html_lang": i18n.HTML_LANG[lang],
+            "css": asset_url("site.css"),
+            "release": release,
+            "switch": {
+                "href": "/-/lang?" + urlencode({"to": other, "next": here}),
+                "label": strings(other)["chrome"]["language_name"],
+                "site_name": strings(other)["site"]["name"],
+                "hint": t["chrome"]["switch_language"],
+                "lang": other,
+                "html_lang": i18n.HTML_LANG[other],
+            },
+            "nav": [
+                {
+                    "label": t["nav"][key],
+                    "href": href,
+                    "current": path == href or path.startswith(href + "/"),
+                }
+                for key, href in NAV
+            ],
+            "path": path,
+        },
+    }
+
+
+def _query(datasette) -> pages.Query:
+    db = datasette.get_database(web.DATABASE)
+
+    async def run(sql: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:
+        results = await db.execute(sql, params or {})
+        return [dict(row) for row in results.rows]
+
+    return run
+
+
+def _method_not_allowed(request) -> Response | None:
+    if request.method not in ("GET", "HEAD"):
+        return web.error_response(405, f"{request.method} is not allowed here; use GET", code="method_not_allowed")
+    return None
+
+
+async def error_page(request, datasette, status: int, message: str, param: str | None = None) -> Response:
+    """The error in the format the client asked for: the shared JSON body, or a page with the site's chrome."""
+    release = await web.data_release(datasette)
+    if web.wants_json(request):
+        return web.error_response(status, message, param=param, release=release)
+    body = await datasette.render_template(
+        "portal/error.html", {"error": {"status": status, "message": message, "param": param}}, request=request
+    )
+    headers = {**web.common_headers(release), "Cache-Control": "no-store", "Vary": VARY}
+    return Response("" if request.method == "HEAD" else body, status=status, headers=headers, content_type=HTML)
+
+
+async def render_page(request, datasette, template: str, context: dict[str, Any], lang: str) -> Response:
+    release = await web.data_release(datasette)
+    body = await datasette.render_template(template, {"page": context}, request=request)
+    headers = {"Vary": VARY, "Content-Language": i18n.HTML_LANG[lang]}
+    response = web.cached_response(request, body, HTML, release, variant=lang, headers=headers)
+    chosen = i18n.normalise(requested_language(request))
+    if chosen and chosen != request.cookies.get(i18n.COOKIE_NAME):
+        # a shared ?lang= link remembers the language; such a response is for this browser only
+        response.set_cookie(i18n.COOKIE_NAME, chosen, max_age=i18n.COOKIE_MAX_AGE, samesite="lax")
+        response.headers["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def page(template: str, build: Builder) -> Callable:
+    """A route handler: choose the language, build the context, render, answer errors as 404/400."""
+
+    async def view(request, datasette) -> Response:
+        if refused := _method_not_allowed(request):
+            return refused
+        lang = request_language(request)
+        req = pages.PageRequest(
+            lang=lang,
+            strings=strings(lang),
+            args={k: v for k, v in parse_qsl(request.query_string, keep_blank_values=True)},
+            key=request.url_vars.get("id", ""),
+        )
+        try:
+            context = await build(_query(datasette), req)
+        except pages.NotFound as missing:
+            return await error_page(request, datasette, 404, str(missing), param="id")
+        except pages.BadRequest as bad:
+            return await error_page(request, datasette, 400, str(bad), param=bad.param)
+        return await render_page(request, datasette, template, context, lang)
+
+    return view
+
+
+def _markdown_builder(name: str) -> Builder:
+    async def build(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
+        rendered = markdown.render_page(project().site / "pages", name, req.lang)
+        if rendered is None:
+            raise pages.NotFound("page", name)
+        return {"name": name, "title": rendered.title, "body": rendered.body}
+
+    return build
+
+
+async def _dictionary(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
+    return {
+        "tables": dictionary.dictionary_tables(load_schemas(project().schemas), req.lang),
+        "views": dictionary.dictionary_views(),
+    }
+
+
+def _downloads_builder(datasette) -> Builder:
+    async def build(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
+        db = datasette.get_database(web.DATABASE)
+        path = Path(db.path) if db.path else None
+        schemas = load_schemas(project().schemas)
+        tables = [
+            {"name": name, "title": (s.title_zh or s.title) if req.lang == "zh" else s.title}
+            for name, s in schemas.items()
+        ]
+        return {
+            "releases": downloads.list_releases(project().dist / "releases"),
+            "database": {
+                "href": f"/{web.DATABASE}.db",
+                "size": path.stat().st_size if path and path.exists() else None,
+            },
+            "tables": tables,
+            "views": list(VIEWS),
+        }
+
+    return build
+
+
+def _entity_builders(kind: str) -> tuple[Builder, Builder]:
+    async def listing(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
+        return await pages.entities(query, req, kind)
+
+    async def item(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
+        return await pages.entity(query, req, kind)
+
+    return listing, item
+
+
+async def switch_language(request, datasette) -> Response:
+    """The toggle: remember the language in a cookie and go back to the page the reader was on."""
+    if refused := _method_not_allowed(request):
+        return refused
+    wanted = i18n.normalise(request.args.get("to"))
+    if wanted is None:
+        return web.error_response(400, "to must be zh or en", param="to")
+    response = Response.redirect(safe_next(request.args.get("next")), status=303)
+    response.set_cookie(i18n.COOKIE_NAME, wanted, max_age=i18n.COOKIE_MAX_AGE, samesite="lax")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+async def release_file(request, datasette) -> Response:
+    """A file of a published release, from dist/releases/<version>/."""
+    if refused := _method_not_allowed(request):
+        return refused
+    version, name = request.url_vars["version"], request.url_vars["name"]
+    path = downloads.release_file(project().dist / "releases", version, name)
+    if path is None:
+        return await error_page(request, datasette, 404, f"no file {name!r} in release {version!r}", param="name")
+    release = await web.data_release(datasette)
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
+    return web.cached_response(request, path.read_bytes(), content_type, release, variant=version, headers=headers)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route of the site: its URL pattern, the handler, and what it serves (for the README)."""
+
+    pattern: str
+    view: Callable
+    summary: str
+
+    @property
+    def path(self) -> str:
+        """The pattern as a reader writes it: `/targets/{key}`."""
+        return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern).strip("^$")
+
+
+def site_routes(datasette) -> list[Route]:
+    """Every route of the site; `/` replaces Datasette's index, which stays at /kechuang for the database."""
+    found = [
+        Route(r"^/$", page("portal/home.html", pages.home), "Home: what the portal is, counts, search, entry points"),
+        Route(
+            r"^/targets$",
+            page("portal/targets.html", pages.targets),
+            "Targets browser; filters " + ", ".join(f"`{name}`" for name in (*pages.TARGET_FILTERS, "page")),
+        ),
+        Route(r"^/targets/(?P<id>[^/]+)$", page("portal/target.html", pages.target), "One target"),
+        Route(r"^/policies$", page("portal/policies.html", pages.policies), "The documents"),
+        Route(
+            r"^/policies/(?P<id>[^/]+)$",
+            page("portal/policy.html", pages.policy),
+            "Policy reader: full text, outline anchors `#sec-<ordinal>`, measures `#m-<id>`, source sentences "
+            "`#t-<target>`, `#pm-<platform>--<measure>`, `#fm-…`, `#em-…`",
+        ),
+        Route(r"^/indicators$", page("portal/indicators.html", pages.indicators), "Indicators"),
+        Route(
+            r"^/indicators/(?P<id>[^/]+)$",
+            page("portal/indicator.html", pages.indicator),
+            "Indicator: SVG timeline of its targets by place and year, with a data table",
+        ),
+        Route(r"^/agencies$", page("portal/agencies.html", pages.agencies), "Agencies by jurisdiction"),
+        Route(
+            r"^/agencies/(?P<id>[^/]+)$",
+            page("portal/agency.html", pages.agency),
+            "Agency: the measures it leads or shares and their targets",
+        ),
+    ]
+    for kind in pages.MENTION_KINDS:
+        listing, item = _entity_builders(kind)
+        found.append(Route(rf"^/{kind}$", page("portal/entities.html", listing), kind.capitalize()))
+        found.append(
+            Route(
+                rf"^/{kind}/(?P<id>[^/]+)$",
+                page("portal/entity.html", item),
+                f"One of the {kind} and every sentence that mentions it",
+            )
+        )
+    found += [
+        Route(
+            r"^/about$",
+            page("portal/markdown.html", _markdown_builder("about")),
+            "About (`site/pages/about.<lang>.md`)",
+        ),
+        Route(
+            r"^/methodology$",
+            page("portal/markdown.html", _markdown_builder("methodology")),
+            "Methodology (`site/pages/methodology.<lang>.md`)",
+        ),
+        Route(r"^/data-dictionary$", page("portal/dictionary.html", _dictionary), "Data dictionary, from the schemas"),
+        Route(
+            r"^/downloads$",
+            page("portal/downloads.html", _downloads_builder(datasette)),
+            "Release files, the database and every table as CSV/JSON",
+        ),
+        Route(
+            r"^/releases/(?P<version>[^/]+)/(?P<name>[^/]+)$",
+            release_file,
+            "A file of a release in `dist/releases/<version>/`",
+        ),
+        Route(
+            r"^/-/lang$",
+            switch_language,
+            "Language toggle: `?to=en` (or `zh`) `&next=<path>` sets the cookie and goes back",
+        ),
+    ]
+    return found
+
+
+def routes(datasette) -> list[tuple[str, Callable]]:
+    """The (pattern, view) pairs Datasette's register_routes hook wants."""
+    return [(route.pattern, route.view) for route in site_routes(datasette)]
+
+
+def without_lang_parameter(scope: dict[str, Any]) -> dict[str, Any]:
+    """The scope with `lang` moved from the query string to scope[LANG_SCOPE_KEY], so `?lang=en` works on
+    Datasette's pages too (Datasette would read it as a filter on a column called lang)."""
+    raw = scope.get("query_string") or b""
+    if b"lang=" not in raw:
+        return scope
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+    values = [v for k, v in pairs if k == "lang"]
+    if not values:
+        return scope
+    kept = urlencode([(k, v) for k, v in pairs if k != "lang"], encoding="latin-1")
+    return {**scope, "query_string": kept.encode("latin-1"), LANG_SCOPE_KEY: values[-1]}
+
+
+def vary_by_language(app):
+    """ASGI wrapper: take `?lang=` out of the query string for every page, and make Datasette's own HTML
+    pages (which carry our chrome in the reader's language) vary by cookie and Accept-Language too."""
+
+    async def wrapped(scope, receive, send):
+        if scope.get("type") != "http":
+            await app(scope, receive, send)
+            return
+        scope = without_lang_parameter(scope)
+
+        async def send_with_vary(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if not content_type.startswith(b"text/html"):
+                    await send(message)
+                    return
+                vary = [v for k, v in headers if k.lower() == b"vary"]
+                present = {part.strip().lower() for value in vary for part in value.split(b",")}
+                missing = [name for name in (b"Cookie", b"Accept-Language") if name.lower() not in present]
+                if missing:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"vary"]
+                    headers.append((b"vary", b", ".join([*vary, *missing])))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, send_with_vary)
+
+    return wrapped
