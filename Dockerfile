@@ -1,6 +1,20 @@
+# syntax=docker/dockerfile:1
 # The portal as one immutable image: the data is validated and built into SQLite when the image is
 # built, so every replica serves the same read-only file and replicas can be added or removed freely
 # (Cloud Run, Fly, Kubernetes). Build: docker build -t kechuang .   Run: docker run -p 8080:8080 kechuang
+
+# The package as a wheel: the code with the templates, static files, i18n catalogues, pages, plugins and
+# nginx template it serves with. The image installs it like any machine would (not editable), so it
+# runs from the installed package and not from a copy of the source tree.
+FROM python:3.11-slim-bookworm AS wheel
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY build ./build
+COPY site ./site
+COPY plugins ./plugins
+COPY deploy ./deploy
+RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels .
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,19 +26,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so a data-only change reuses this layer.
-COPY pyproject.toml README.md ./
-COPY build ./build
-RUN pip install -e .
+# The package and its dependencies first, so a data-only change reuses this layer.
+RUN --mount=type=bind,from=wheel,source=/wheels,target=/wheels pip install /wheels/*.whl
 
+# The project: what `kechuang build` compiles into the database.
 COPY schemas ./schemas
 COPY datasets ./datasets
 COPY metadata.yml ./
-COPY plugins ./plugins
-COPY site ./site
-COPY deploy ./deploy
 
-# The server runs unprivileged; it writes only dist/ (the Datasette metadata, at start).
+# The server runs unprivileged and can write only dist/.
 RUN useradd --system --uid 10001 kechuang && mkdir dist && chown kechuang dist
 USER kechuang
 

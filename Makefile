@@ -8,6 +8,7 @@ serve:
 test:
 	./scripts/bootstrap --test
 	.venv/bin/ruff check build plugins tests
+	.venv/bin/lint-imports
 	.venv/bin/pytest
 
 build:
@@ -20,3 +21,4 @@ validate:
 
 lint:
 	.venv/bin/ruff check build plugins tests
+	.venv/bin/lint-imports

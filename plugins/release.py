@@ -1,4 +1,7 @@
-"""`/-/release.json`: which data release this process serves (version, date, build time).
+"""The served release: `/-/release.json` (version, date, build time) and Datasette's metadata.
+
+Datasette's titles, descriptions, facets and canned queries come from the served database's
+`_meta` (the model and metadata.yml it was built with), never from the checkout.
 
 Operators and load balancers check it after a release switch; it follows the portal's HTTP
 conventions (ETag from the release, Cache-Control, CORS, X-Data-Release) from `kechuang.serve.http`.
@@ -7,6 +10,7 @@ conventions (ETag from the release, Cache-Control, CORS, X-Data-Release) from `k
 from datasette import hookimpl
 
 from kechuang.serve.http import data_release, json_response
+from kechuang.serve.state import served_datasette_metadata
 
 
 async def release_json(datasette, request):
@@ -17,3 +21,8 @@ async def release_json(datasette, request):
 @hookimpl
 def register_routes():
     return [(r"^/-/release\.json$", release_json)]
+
+
+@hookimpl
+def get_metadata(datasette, key, database, table):
+    return served_datasette_metadata(datasette)

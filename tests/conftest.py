@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import itertools
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
-from kechuang.model.metadata import write_datasette_metadata
 from kechuang.operations.launch import datasette_arguments
 from kechuang.pipeline import build_database
 from kechuang.project import Project
@@ -46,6 +49,23 @@ def wait_until_up(url: str, process: subprocess.Popen, timeout: float = 60, log:
     raise TimeoutError(f"{url} did not come up in {timeout} s")
 
 
+class Client(httpx.Client):
+    """An httpx client that keeps no cookies between requests: each request is a visitor of its own, as
+    with `httpx.get` (a test that wants a cookie sends it: `cookies=` becomes that request's Cookie header)."""
+
+    def request(self, method: str, url, *, cookies: dict[str, str] | None = None, **kwargs) -> httpx.Response:
+        if cookies:
+            sent = "; ".join(f"{name}={value}" for name, value in cookies.items())
+            kwargs["headers"] = {**(kwargs.get("headers") or {}), "Cookie": sent}
+        return super().request(method, url, **kwargs)
+
+    def send(self, request: httpx.Request, **kwargs) -> httpx.Response:
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            self.cookies.clear()
+
+
 @dataclass
 class Portal:
     """A running Datasette serving one database file."""
@@ -59,16 +79,122 @@ class Portal:
         """What the server wrote to stderr so far (a file, so a chatty server never blocks on a pipe)."""
         return self.log.read_text(errors="replace") if self.log else ""
 
+    def __post_init__(self) -> None:
+        self.client = Client(base_url=self.base_url, timeout=30)
+
     def get(self, path: str, **kwargs) -> httpx.Response:
-        return httpx.get(self.base_url + path, timeout=30, **kwargs)
+        return self.client.get(path, **kwargs)
+
+    def head(self, path: str, **kwargs) -> httpx.Response:
+        return self.client.head(path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        return self.client.request(method, path, **kwargs)
 
     def stop(self) -> None:
+        self.client.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+# --- Datasette in process: the same configuration, answered without a server ---------------------
+
+
+def portal_arguments(db: Path, port: int = 0) -> list[str]:
+    """`datasette serve …` as the portal runs it (kechuang.operations.launch), for a test database."""
+    return datasette_arguments(db, "127.0.0.1", port)
+
+
+class _Loop:
+    """One event loop in a daemon thread, shared by every in-process Datasette of the run.
+
+    Its own thread, so the synchronous tests (and Playwright's loop in the main thread) can wait on it."""
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _lock = threading.Lock()
+
+    @classmethod
+    def run(cls, coroutine) -> Any:
+        with cls._lock:
+            if cls._loop is None:
+                cls._loop = asyncio.new_event_loop()
+                threading.Thread(target=cls._loop.run_forever, name="datasette-loop", daemon=True).start()
+        return asyncio.run_coroutine_threadsafe(coroutine, cls._loop).result()
+
+
+class AppTransport(httpx.BaseTransport):
+    """A synchronous httpx transport that hands each request to an ASGI app on the shared loop."""
+
+    def __init__(self, app) -> None:
+        self._asgi = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        async def send() -> tuple[httpx.Response, bytes]:
+            response = await self._asgi.handle_async_request(request)
+            body = b"".join([part async for part in response.stream])
+            return response, body
+
+        response, body = _Loop.run(send())
+        return httpx.Response(
+            response.status_code, headers=response.headers, stream=httpx.ByteStream(body), extensions=response.extensions
+        )
+
+
+def in_process_datasette(db: Path):
+    """The Datasette instance `datasette serve` would run for `db`: the portal's own command line parsed
+    by Datasette's own `serve` command, which returns the instance instead of starting uvicorn."""
+    from datasette.cli import serve
+
+    args = portal_arguments(db)
+    assert args[0] == "serve"
+    with serve.make_context("serve", args[1:]) as ctx:
+        return serve.callback(**ctx.params, return_instance=True)
+
+
+_hosts = itertools.count(1)
+
+
+@dataclass
+class InProcessPortal:
+    """Datasette with the portal's configuration, called in process: the same interface as `Portal`
+    (`get`, `head`, `request`, `client`, `base_url`, `db`) without a server process. Each has its own host
+    name, so clients and caches keyed by URL never mix two of them."""
+
+    datasette: Any
+    db: Path
+    base_url: str = field(default_factory=lambda: f"http://portal-{next(_hosts)}.test")
+
+    def __post_init__(self) -> None:
+        self.app = self.datasette.app()
+        self.client = Client(transport=AppTransport(self.app), base_url=self.base_url, timeout=30)
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def head(self, path: str, **kwargs) -> httpx.Response:
+        return self.client.head(path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        return self.client.request(method, path, **kwargs)
+
+    def stop(self) -> None:
+        self.client.close()
+
+
+_in_process: dict[Path, InProcessPortal] = {}
+
+
+def serve_in_process(db: Path) -> InProcessPortal:
+    """The in-process portal of `db`, one per file for the whole run (the serving code keeps state per
+    Datasette instance, so instances are never thrown away while the run lasts)."""
+    db = db.resolve()
+    if db not in _in_process:
+        _in_process[db] = InProcessPortal(in_process_datasette(db), db)
+    return _in_process[db]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -105,16 +231,14 @@ def built_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path
 
 
 def launch_portal(
-    project: Project,
     db: Path,
-    metadata: Path,
     port: int,
     stderr=subprocess.DEVNULL,
     plugins: Path | None = None,
     env=None,
 ) -> subprocess.Popen:
     """The portal's own `datasette serve` command line as a child process (`plugins` replaces plugins/)."""
-    args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
+    args = portal_arguments(db, port)
     if plugins is not None:
         args[args.index("--plugins-dir") + 1] = str(plugins)
     return subprocess.Popen(
@@ -122,7 +246,7 @@ def launch_portal(
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         text=True,
-        env={**os.environ, "KECHUANG_ROOT": str(project.root), **(env or {})},
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -133,10 +257,9 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
 
     def start(db: Path) -> Portal:
         port = free_port()
-        metadata = write_datasette_metadata(project, tmp_path_factory.mktemp("meta") / "metadata.json")
-        log = metadata.parent / "datasette.log"
+        log = tmp_path_factory.mktemp("portal") / "datasette.log"
         with log.open("w") as stderr:
-            process = launch_portal(project, db, metadata, port, stderr)
+            process = launch_portal(db, port, stderr)
         portal = Portal(f"http://127.0.0.1:{port}", process, db, log)
         started.append(portal)
         wait_until_up(portal.base_url + "/-/versions.json", process, log=log)
@@ -148,8 +271,14 @@ def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 @pytest.fixture(scope="session")
-def portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
-    """The real data served by a real Datasette, shared by the whole run."""
+def portal(built_db: Path) -> InProcessPortal:
+    """The real data served by the portal's Datasette, in process, shared by the whole run."""
+    return serve_in_process(built_db)
+
+
+@pytest.fixture(scope="session")
+def live_portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
+    """The real data served by a real `datasette serve` process: for browsers, raw sockets and load."""
     return start_portal(built_db)
 
 
@@ -196,22 +325,60 @@ def add_table_rows(datasets: Path, table: str, *rows: dict[str, str]) -> None:
     write_table(datasets / f"{table}.csv", header, [*existing, *rows])
 
 
+@dataclass(frozen=True)
+class Sample:
+    """The small dataset of the unit and contract tests (fixture `sample`)."""
+
+    datasets: Path  # valid as it is; copy it (fixture `sample_copy`) before breaking it
+    db: Path
+    hostile: dict[str, list[dict[str, str]]]  # the rows that carry script payloads, by table
+    project: Project
+
+
 @pytest.fixture(scope="session")
-def sample_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path:
-    """The real datasets with the tables of tests/data/api_sample in place of the curated ones, built for real:
-    every relation the API embeds or filters on has rows, whatever the state of the curation."""
-    folder = tmp_path_factory.mktemp("api-sample") / "datasets"
-    shutil.copytree(project.datasets, folder)
+def sample(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Sample:
+    """A few rows per table, validated and built once per run: the real policies (with their sources),
+    headings, indicators, units and jurisdictions; the hand-curated rows of tests/data/api_sample for every
+    other table, so every relation the API embeds or filters on has rows whatever the state of the
+    curation; records whose English text is markup (hostile.markup_rows); and script and markup payloads
+    in every table (hostile.poison)."""
+    from hostile import markup_rows, poison_all
+
+    folder = tmp_path_factory.mktemp("sample")
+    datasets = folder / "datasets"
+    shutil.copytree(project.datasets, datasets)
     for table in API_SAMPLE.glob("*.csv"):
-        shutil.copy(table, folder / table.name)
-    sample = Project(root=project.root, datasets=folder, schemas=project.schemas, dist_dir=project.dist)
-    return build_database(sample, tmp_path_factory.mktemp("api-sample-build") / "kechuang.db").path
+        shutil.copy(table, datasets / table.name)
+    add_rows(datasets, project.schemas, markup_rows(datasets))
+    hostile_rows = poison_all(datasets, project.schemas)
+    sample_project = Project(root=project.root, datasets=datasets, schemas=project.schemas, dist_dir=project.dist)
+    db = build_database(sample_project, folder / "build" / "kechuang.db").path
+    return Sample(datasets, db, hostile_rows, sample_project)
+
+
+@pytest.fixture
+def sample_copy(tmp_path: Path, sample: Sample) -> Path:
+    """A private copy of the sample datasets that a test may break."""
+    target = tmp_path / "datasets"
+    shutil.copytree(sample.datasets, target)
+    return target
 
 
 @pytest.fixture(scope="session")
-def sample_portal(start_portal: Callable[[Path], Portal], sample_db: Path) -> Portal:
-    """A real Datasette serving the sample database."""
-    return start_portal(sample_db)
+def sample_db(sample: Sample) -> Path:
+    return sample.db
+
+
+@pytest.fixture(scope="session")
+def sample_portal(sample: Sample) -> InProcessPortal:
+    """The sample served by the portal's Datasette, in process."""
+    return serve_in_process(sample.db)
+
+
+@pytest.fixture(scope="session")
+def live_sample_portal(start_portal: Callable[[Path], Portal], sample: Sample) -> Portal:
+    """The sample served by a real `datasette serve` process, for the browser tests."""
+    return start_portal(sample.db)
 
 
 # --- Databases built from a copy of the real datasets with extra rows (e.g. records that carry markup) ---
@@ -245,25 +412,7 @@ def add_rows(datasets: Path, schemas_dir: Path, rows_by_table: dict[str, list[di
 
 
 @pytest.fixture(scope="session")
-def build_db_with(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Callable[..., Path]:
-    """Factory: the real datasets plus `extra` rows, validated and compiled into a fresh kechuang.db."""
-
-    def build(extra: dict[str, list[dict[str, str]]]) -> Path:
-        folder = tmp_path_factory.mktemp("extra")
-        datasets = folder / "datasets"
-        shutil.copytree(project.datasets, datasets)
-        add_rows(datasets, project.schemas, extra)
-        copy = Project(root=project.root, datasets=datasets, schemas=project.schemas, dist_dir=project.dist)
-        return build_database(copy, folder / "kechuang.db").path
-
-    return build
-
-
-@pytest.fixture(scope="session")
-def hostile(project: Project, tmp_path_factory: pytest.TempPathFactory, start_portal) -> tuple[Portal, dict]:
-    """The real datasets with script and markup payloads in every table (tests/hostile.py), built and
-    served; returns the portal and the hostile rows by table."""
-    from hostile import build_hostile
-
-    db, rows = build_hostile(project, tmp_path_factory.mktemp("hostile"))
-    return start_portal(db), rows
+def hostile(live_sample_portal: Portal, sample: Sample) -> tuple[Portal, dict]:
+    """The sample, whose every table carries script and markup payloads (tests/hostile.py), served by a
+    real process; returns the portal and the hostile rows by table."""
+    return live_sample_portal, sample.hostile

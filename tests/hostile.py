@@ -1,20 +1,17 @@
-"""Hostile data: a copy of the real datasets with script and markup payloads in every table.
+"""Hostile data: script and markup payloads in every table of the test sample.
 
 New rows of payloads where the schema allows free text everywhere; elsewhere (verbatim quotes,
 patterned fields, compound keys) the free-text fields of the first row. The result passes
-validation, so it is built and served like real data (fixture `hostile` in conftest.py) and used by
-the browser tests and the deep API fuzzing.
+validation, so it is built and served like real data (fixture `sample` in conftest.py) and used by
+the browser tests, the API fuzzing and the site's escaping tests.
 """
 
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 from kechuang.model.schema import TableSchema, load_schemas
-from kechuang.pipeline import build_database
-from kechuang.project import Project
 
 # Fields that rules tie to other text (a figure must occur in its quote, a source file must exist).
 RULE_BOUND = frozenset({"figure_zh", "source_file", "source_id"})
@@ -97,10 +94,48 @@ def poison(schema: TableSchema, datasets: Path) -> list[dict[str, str]]:
     return hostile
 
 
-def build_hostile(project: Project, root: Path) -> tuple[Path, dict[str, list[dict[str, str]]]]:
-    """The hostile database under `root` and the hostile rows by table."""
-    datasets = root / "datasets"
-    shutil.copytree(project.datasets, datasets)
-    rows = {name: poison(schema, datasets) for name, schema in load_schemas(project.schemas).items()}
-    db = build_database(Project(root=project.root, datasets=datasets, schemas=project.schemas), root / "kechuang.db")
-    return db.path, {name: table_rows for name, table_rows in rows.items() if table_rows}
+def poison_all(datasets: Path, schemas: Path) -> dict[str, list[dict[str, str]]]:
+    """Make every table of `datasets` hostile, in place; return the hostile rows by table."""
+    rows = {name: poison(schema, datasets) for name, schema in load_schemas(schemas).items()}
+    return {name: table_rows for name, table_rows in rows.items() if table_rows}
+
+
+# Records whose English text is markup, under ids the site's escaping tests open (tests/test_site_pages.py).
+MARKUP = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def markup_rows(datasets: Path) -> dict[str, list[dict[str, str]]]:
+    """A target, an agency, a platform (and its mention) and an indicator that carry markup in their text."""
+
+    def first(table: str, condition=lambda row: True) -> dict[str, str]:
+        with (datasets / f"{table}.csv").open(encoding="utf-8", newline="") as f:
+            return dict(next(row for row in csv.DictReader(f) if condition(row)))
+
+    target = first("targets", lambda row: bool(row["measure_id"])) | {
+        "id": "hostile-target",
+        "name_en": MARKUP,
+        "quote_en": MARKUP,
+        "note_en": MARKUP,
+        "indicator_id": "hostile-indicator",
+    }
+    agency = first("agencies") | {"id": "hostile-agency", "name_en": MARKUP, "note_en": MARKUP}
+    platform = first("platforms") | {"id": "hostile-platform", "name_en": MARKUP}
+    mention = first("platform_mentions") | {"platform_id": "hostile-platform", "quote_en": MARKUP}
+    indicator = {
+        "id": "hostile-indicator",
+        "name_zh": "指标",
+        "name_en": MARKUP,
+        "base_unit": "CNY",
+        "description_zh": "说明",
+        "description_en": MARKUP,
+    }
+    return {
+        "targets": [target],
+        "agencies": [agency],
+        "measure_agencies": [
+            {"measure_id": target["measure_id"], "agency_id": "hostile-agency", "role": "lead", "position": "9"}
+        ],
+        "platforms": [platform],
+        "platform_mentions": [mention],
+        "indicators": [indicator],
+    }

@@ -11,10 +11,10 @@ import io
 from urllib.parse import quote
 
 import pytest
-from api_support import API, all_pages, db_ids, db_rows, get
+from api_support import API, COLLECTION_NAMES, all_pages, db_ids, db_rows, get
 
 from kechuang.model.schema import load_schemas
-from kechuang.serve.api.collections import COLLECTION_NAMES, Catalog, build_catalog
+from kechuang.serve.api.collections import Catalog, build_catalog
 
 
 @pytest.fixture(scope="session")

@@ -15,13 +15,13 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from api_support import API, SpecValidator, db_ids, get
+from api_support import API, COLLECTION_NAMES, SpecValidator, db_ids, get
 from openapi_spec_validator import validate
 
 from conftest import ROOT
 from kechuang.model.schema import load_schemas
 from kechuang.project import Project
-from kechuang.serve.api.collections import COLLECTION_NAMES, build_catalog
+from kechuang.serve.api.collections import build_catalog
 from kechuang.serve.api.openapi import openapi_document
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "api_v1_shape.json"

@@ -16,15 +16,15 @@ def browser(chromium):
     return chromium
 
 
-def test_docs_load_nothing_from_elsewhere_and_every_example_runs(browser, sample_portal):
+def test_docs_load_nothing_from_elsewhere_and_every_example_runs(browser, live_sample_portal):
     page = browser.new_page()
     hosts = set()
     page.on("request", lambda request: hosts.add(urlparse(request.url).netloc))
     failures = []
     page.on("pageerror", lambda error: failures.append(str(error)))
-    page.goto(sample_portal.base_url + f"{API}/docs")
-    assert hosts == {urlparse(sample_portal.base_url).netloc}
-    spec = sample_portal.get(f"{API}/openapi.json").json()
+    page.goto(live_sample_portal.base_url + f"{API}/docs")
+    assert hosts == {urlparse(live_sample_portal.base_url).netloc}
+    spec = live_sample_portal.get(f"{API}/openapi.json").json()
     forms = page.locator("form.try")
     assert forms.count() == len(spec["paths"])  # the sample has a record in every collection
     for index in range(forms.count()):

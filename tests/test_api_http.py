@@ -61,7 +61,7 @@ def test_etag_depends_on_the_request_not_on_parameter_order(portal):
 @pytest.mark.parametrize("path", [*ROUTES, f"{API}/targets?status=bogus", f"{API}/nowhere"])
 def test_head_is_get_without_the_body(portal, path):
     full = get(portal, path)
-    head = httpx.head(portal.base_url + path, timeout=30)
+    head = portal.head(path)
     assert head.status_code == full.status_code
     assert head.content == b""
     for name in ("etag", "content-type", "cache-control", "access-control-allow-origin", "x-data-release"):
@@ -71,14 +71,14 @@ def test_head_is_get_without_the_body(portal, path):
 
 
 def test_cors_preflight_allows_any_origin_to_get(portal):
-    response = httpx.options(
-        portal.base_url + f"{API}/targets?status=stated",
+    response = portal.request(
+        "OPTIONS",
+        f"{API}/targets?status=stated",
         headers={
             "Origin": "https://example.org",
             "Access-Control-Request-Method": "GET",
             "Access-Control-Request-Headers": "If-None-Match, Accept",
         },
-        timeout=30,
     )
     assert response.status_code == 204
     assert response.headers["access-control-allow-origin"] == "*"
@@ -94,7 +94,7 @@ def test_cors_preflight_allows_any_origin_to_get(portal):
 @pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
 @pytest.mark.parametrize("path", [f"{API}/", f"{API}/targets", f"{API}/targets/x", f"{API}/openapi.json"])
 def test_other_methods_get_405_with_allow(portal, method, path):
-    response = httpx.request(method, portal.base_url + path, content=b"{}", timeout=30)
+    response = portal.request(method, path, content=b"{}")
     assert_error(response, 405)
     assert response.headers["allow"] == "GET, HEAD, OPTIONS"
 
@@ -200,13 +200,13 @@ HOSTILE = [
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_values_never_reach_sql_or_produce_5xx(portal, catalog_params, value):
-    with httpx.Client(base_url=portal.base_url, timeout=30) as client:
-        for collection, params in catalog_params.items():
-            for param in params:
-                extra = {} if param == "limit" else {"limit": "1"}
-                response = client.get(f"{API}/{collection}", params={param: value, **extra})
-                assert response.status_code in (200, 400), (collection, param, response.text)
-                assert "error" in response.json() or response.json()["collection"] == collection
+    client = portal.client
+    for collection, params in catalog_params.items():
+        for param in params:
+            extra = {} if param == "limit" else {"limit": "1"}
+            response = client.get(f"{API}/{collection}", params={param: value, **extra})
+            assert response.status_code in (200, 400), (collection, param, response.text)
+            assert "error" in response.json() or response.json()["collection"] == collection
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ def test_a_replayed_response_is_the_response(portal):
         assert first.headers.get(name) == second.headers.get(name), name
     assert int(second.headers["content-length"]) == len(second.content)
     assert get(portal, url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
-    head = httpx.head(portal.base_url + url, timeout=30)
+    head = portal.head(url)
     assert head.content == b"" and head.headers["etag"] == first.headers["etag"]
 
 

@@ -9,9 +9,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from api_support import API, all_pages, db_ids, db_rows, get
-
-from kechuang.serve.api.collections import COLLECTION_NAMES
+from api_support import API, COLLECTION_NAMES, all_pages, db_ids, db_rows, get
 
 
 @pytest.fixture(params=["portal", "sample_portal"])

@@ -1,10 +1,11 @@
 """Bad data never reaches users.
 
-Every kind of broken input a maintainer can produce, applied to a copy of the real datasets and
-generated from the schemas (every key, foreign key, bounded number, verbatim field and English
-field), is rejected by `kechuang validate` with a located message. Then, end to end: a broken
-dataset fed to `kechuang build` (and to `kechuang serve`) is not published, and the database
-being served keeps being served unchanged.
+Every kind of broken input a maintainer can produce, applied to a copy of the test sample (the real
+policies and sources, a few rows in every other table; fixture `sample`) and generated from the
+schemas (every key, foreign key, bounded number, verbatim field and English field), is rejected by
+`kechuang validate` with a located message. Then, end to end: a broken dataset fed to `kechuang
+build` (and to `kechuang serve`, and `kechuang release` behind nginx) is not published, and the
+database being served keeps being served unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from conftest import free_port, read_table, wait_until_up, write_table
+from conftest import free_port, read_table, serve_in_process, wait_until_up, write_table
 from kechuang.cli import cli
 from kechuang.model.schema import load_schemas
 from kechuang.pipeline import build_database
@@ -80,58 +81,58 @@ def assert_all_reported(datasets: Path, expected: list[tuple[str, int, str, str]
     assert not missing, f"not reported: {missing}\nreported: {lines[:30]}"
 
 
-def test_duplicate_key_anywhere_in_a_table_is_reported(datasets_copy):
+def test_duplicate_key_anywhere_in_a_table_is_reported(sample_copy):
     expected = []
     for table in KEYED:
-        path = datasets_copy / f"{table}.csv"
+        path = sample_copy / f"{table}.csv"
         header, rows = read_table(path)
         if rows:
             write_table(path, header, [*rows, dict(rows[0])])
             key = ", ".join(SCHEMAS[table].primary_key)
             expected.append((table, len(rows) + 2, key, "is duplicated (also on line"))
     assert len(expected) >= len(KEYED) // 2
-    assert_all_reported(datasets_copy, expected)
+    assert_all_reported(sample_copy, expected)
 
 
-def test_dangling_reference_is_reported(datasets_copy):
+def test_dangling_reference_is_reported(sample_copy):
     expected = []
     for table, column, target in FOREIGN_KEYS:
-        line = set_cell(datasets_copy, table, column, lambda _: "no-such-record")
+        line = set_cell(sample_copy, table, column, lambda _: "no-such-record")
         if line is not None:
             expected.append((table, line, column, f'"no-such-record" is not an id in {target}'))
-    assert_all_reported(datasets_copy, expected)
+    assert_all_reported(sample_copy, expected)
 
 
 @pytest.mark.parametrize("side", ["below the minimum", "above the maximum"])
-def test_out_of_range_number_is_reported(datasets_copy, side):
+def test_out_of_range_number_is_reported(sample_copy, side):
     expected = []
     for table, column, bound, why in BOUNDED:
         if why != side:
             continue
         step = -1 if why.startswith("below") else 1
         outside = str(int(bound) + step) if float(bound).is_integer() else str(bound + step)
-        line = set_cell(datasets_copy, table, column, lambda _, outside=outside: outside)
+        line = set_cell(sample_copy, table, column, lambda _, outside=outside: outside)
         if line is not None:
             expected.append((table, line, column, f'"{outside}" is {why}'))
-    assert_all_reported(datasets_copy, expected)
+    assert_all_reported(sample_copy, expected)
 
 
-def test_text_not_in_the_source_is_reported(datasets_copy):
+def test_text_not_in_the_source_is_reported(sample_copy):
     expected = []
     for table, column in VERBATIM:
-        line = set_cell(datasets_copy, table, column, lambda text: text[:4] + "※" + text[4:], want_value=True)
+        line = set_cell(sample_copy, table, column, lambda text: text[:4] + "※" + text[4:], want_value=True)
         if line is not None:
             expected.append((table, line, column, "is not verbatim in sources/"))
-    assert_all_reported(datasets_copy, expected)
+    assert_all_reported(sample_copy, expected)
 
 
-def test_chinese_left_in_an_english_field_is_reported(datasets_copy):
+def test_chinese_left_in_an_english_field_is_reported(sample_copy):
     expected = []
     for table, column in ENGLISH:
-        line = set_cell(datasets_copy, table, column, lambda text: f"{text} 待译".strip(), want_value=True)
+        line = set_cell(sample_copy, table, column, lambda text: f"{text} 待译".strip(), want_value=True)
         if line is not None:
             expected.append((table, line, column, 'contains Chinese characters: "待译"'))
-    assert_all_reported(datasets_copy, expected)
+    assert_all_reported(sample_copy, expected)
 
 
 def reencode(encoding: str) -> Callable[[Path], None]:
@@ -167,22 +168,22 @@ FILE_BREAKERS: list[tuple[str, Callable[[Path], None], int, str]] = [
 
 
 @pytest.mark.parametrize(("case", "breaker", "line", "why"), FILE_BREAKERS, ids=[c[0] for c in FILE_BREAKERS])
-def test_broken_file_is_reported_where_it_breaks(datasets_copy, case, breaker, line, why):
-    breaker(datasets_copy / "agencies.csv")
-    lines = validate(datasets_copy)
-    where = f"{datasets_copy}/agencies.csv:{line}" if line else f"{datasets_copy}/agencies.csv:"
+def test_broken_file_is_reported_where_it_breaks(sample_copy, case, breaker, line, why):
+    breaker(sample_copy / "agencies.csv")
+    lines = validate(sample_copy)
+    where = f"{sample_copy}/agencies.csv:{line}" if line else f"{sample_copy}/agencies.csv:"
     assert any(out.startswith(where) and why in out for out in lines), lines[:20]
 
 
 @pytest.mark.parametrize(
     ("case", "encoding", "why"), [("gbk", "gbk", "is not UTF-8 text"), ("bom", "utf-8-sig", "byte-order mark")]
 )
-def test_broken_source_text_is_reported(datasets_copy, case, encoding, why):
-    _header, rows = read_table(datasets_copy / "policies.csv")
-    source = datasets_copy / rows[0]["source_file"]
+def test_broken_source_text_is_reported(sample_copy, case, encoding, why):
+    _header, rows = read_table(sample_copy / "policies.csv")
+    source = sample_copy / rows[0]["source_file"]
     source.write_bytes(source.read_text(encoding="utf-8").encode(encoding))
-    lines = validate(datasets_copy)
-    assert reported(lines, datasets_copy, "policies", 2, "source_file", why), lines[:20]
+    lines = validate(sample_copy)
+    assert reported(lines, sample_copy, "policies", 2, "source_file", why), lines[:20]
 
 
 # --- end to end: nothing broken is published ---------------------------------------------------
@@ -225,48 +226,44 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def served_state(base_url: str) -> dict:
+def served_state(client: httpx.Client) -> dict:
     """What visitors see: the build stamp and a digest of every row of targets."""
-    built = httpx.get(
-        f"{base_url}/kechuang.json", params={"sql": "select value from _meta where key = 'built_at'", "_shape": "array"}
+    built = client.get(
+        "/kechuang.json", params={"sql": "select value from _meta where key = 'built_at'", "_shape": "array"}
     ).json()
-    rows = httpx.get(f"{base_url}/kechuang/targets.json", params={"_shape": "array", "_size": "max"}).json()
+    rows = client.get("/kechuang/targets.json", params={"_shape": "array", "_size": "max"}).json()
     return {"built_at": built, "targets": hashlib.sha256(repr(rows).encode()).hexdigest(), "count": len(rows)}
 
 
 @pytest.fixture(scope="module")
-def published(project, tmp_path_factory, start_portal):
-    """The real data built into a database that a portal is serving."""
+def published(sample, tmp_path_factory):
+    """A built database (the test sample's) that the portal is serving."""
     db = tmp_path_factory.mktemp("published") / "kechuang.db"
-    build_database(project, db)
-    return start_portal(db)
+    shutil.copy(sample.db, db)
+    return serve_in_process(db)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("case", "breaker"), PUBLISH_BREAKERS, ids=[c[0] for c in PUBLISH_BREAKERS])
-def test_broken_dataset_is_not_published(published, datasets_copy, case, breaker):
-    before_file, before_served = sha256(published.db), served_state(published.base_url)
+def test_broken_dataset_is_not_published(published, sample_copy, case, breaker):
+    before_file, before_served = sha256(published.db), served_state(published.client)
     assert before_served["count"] > 0
-    breaker(datasets_copy)
-    done = subprocess.run(
-        [sys.executable, "-m", "kechuang.cli", "build", "--datasets", str(datasets_copy), "--out", str(published.db)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 1, done.stdout + done.stderr
+    breaker(sample_copy)
+    done = CliRunner().invoke(cli, ["build", "--datasets", str(sample_copy), "--out", str(published.db)])
+    assert done.exit_code == 1, done.output
     assert "Build aborted; the previous database is untouched." in done.stderr
-    assert f"{datasets_copy}/" in done.stdout
+    assert f"{sample_copy}/" in done.stdout
     assert sha256(published.db) == before_file
-    assert served_state(published.base_url) == before_served
+    assert served_state(published.client) == before_served
     assert sorted(p.name for p in published.db.parent.iterdir()) == ["kechuang.db"]
 
 
 @pytest.mark.slow
-def test_serve_with_broken_datasets_keeps_serving_the_last_good_database(project, tmp_path):
+def test_serve_with_broken_datasets_keeps_serving_the_last_good_database(project, sample, tmp_path):
     """`kechuang serve` rebuilds stale data; when the new data is broken it serves the last good build."""
     root = tmp_path / "project"
-    for name in ("datasets", "schemas", "plugins", "site"):
+    shutil.copytree(sample.datasets, root / "datasets")
+    for name in ("schemas", "plugins", "site"):
         shutil.copytree(project.root / name, root / name)
     shutil.copy(project.root / "metadata.yml", root / "metadata.yml")
     good = build_database(_project(root), root / "dist" / "kechuang.db")
@@ -286,7 +283,8 @@ def test_serve_with_broken_datasets_keeps_serving_the_last_good_database(project
         )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/-/versions.json", process, log=log)
-        state = served_state(f"http://127.0.0.1:{port}")
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            state = served_state(client)
         assert state["count"] > 0
         assert "The datasets are invalid; serving the previous database." in log.read_text()
         assert "contains Chinese characters" in log.read_text()
@@ -320,13 +318,13 @@ RELEASE_BREAKERS: list[tuple[str, Callable[[Path], None]]] = [
 
 @pytest.mark.slow
 @pytest.mark.nginx
-def test_a_broken_release_is_not_published_and_the_served_one_stays(project, tmp_path):
+def test_a_broken_release_is_not_published_and_the_served_one_stays(project, sample, tmp_path):
     """`kechuang serve --workers 2` serves the last release; `kechuang release` with each kind of broken
     data fails, publishes nothing, and every visitor keeps getting the same release and the same data."""
     from kechuang.release.publish import write_release
 
     dist = tmp_path / "dist"
-    released = write_release(Project(root=project.root, datasets=project.datasets, schemas=project.schemas, dist_dir=dist))
+    released = write_release(Project(root=project.root, datasets=sample.datasets, schemas=project.schemas, dist_dir=dist))
     env = {**os.environ, "KECHUANG_DIST": str(dist)}
     port = free_port()
     with (tmp_path / "serve.log").open("w") as log:
@@ -340,37 +338,24 @@ def test_a_broken_release_is_not_published_and_the_served_one_stays(project, tmp
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/-/release.json", cluster, timeout=120, log=tmp_path / "serve.log")
-        assert httpx.get(url + "/-/release.json").json()["version"] == released.version
-        before = served_state(url)
+        client = httpx.Client(base_url=url, timeout=30)
+        assert client.get("/-/release.json").json()["version"] == released.version
+        before = served_state(client)
         for case, breaker in RELEASE_BREAKERS:
             datasets = tmp_path / case.replace(" ", "-") / "datasets"
-            shutil.copytree(project.datasets, datasets)
+            shutil.copytree(sample.datasets, datasets)
             breaker(datasets)
-            done = subprocess.run(
-                [sys.executable, "-m", "kechuang.cli", "release", "--datasets", str(datasets)],
-                cwd=project.root,
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            )
-            assert done.returncode != 0, (case, done.stdout[-2000:], done.stderr[-2000:])
-            assert f"{datasets}/" in done.stdout + done.stderr, case
+            done = CliRunner().invoke(cli, ["release", "--datasets", str(datasets)], env={"KECHUANG_DIST": str(dist)})
+            assert done.exit_code != 0, (case, done.output[-3000:])
+            assert f"{datasets}/" in done.output, case
             assert sorted(p.name for p in (dist / "releases").iterdir() if not p.name.startswith(".")) == sorted(
                 [released.version, "index.json", "latest"]
             ), case
-            assert httpx.get(url + "/-/release.json").json()["version"] == released.version, case
-            assert served_state(url) == before, case
-        assert "was published in release" in "".join(
-            subprocess.run(
-                [sys.executable, "-m", "kechuang.cli", "validate", "--datasets", str(tmp_path / "renamed-id" / "datasets")],
-                cwd=project.root,
-                capture_output=True,
-                text=True,
-                env=env,
-                check=False,
-            ).stdout
-        )
+            assert client.get("/-/release.json").json()["version"] == released.version, case
+            assert served_state(client) == before, case
+        renamed = tmp_path / "renamed-id" / "datasets"
+        validated = CliRunner().invoke(cli, ["validate", "--datasets", str(renamed)], env={"KECHUANG_DIST": str(dist)})
+        assert "was published in release" in validated.output
     finally:
         cluster.terminate()
         cluster.wait(60)

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from conftest import ROOT
 from kechuang.index.database import index_columns
-from kechuang.model.derived import SQL_TYPES
-from kechuang.model.schema import load_schemas
-from kechuang.model.views import VIEWS
+from kechuang.model.schema import SQL_TYPES, load_schemas
+from kechuang.model.views import load_views
 from kechuang.pipeline import build_database
 from kechuang.project import Project
 from kechuang.validate.problems import ValidationFailed
@@ -61,12 +61,12 @@ def test_every_foreign_key_and_filter_column_is_indexed(db, schemas):
 def test_column_types_follow_the_schemas(db, schemas):
     for name, schema in schemas.items():
         types = db[name].columns_dict
-        for f in schema.fields:
+        for f in schema.columns:
             assert types[f.name] is SQL_TYPES[f.type], f"{name}.{f.name}"
 
 
 def test_views_answer(db):
-    for view in VIEWS:
+    for view in load_views(ROOT / "schemas"):
         assert view in db.view_names()
         db.execute(f"select * from [{view}] limit 5").fetchall()
 
@@ -102,13 +102,13 @@ def test_meta_records_the_build(db):
     assert meta["built_at"] and "targets" in meta["schemas"]
 
 
-def test_failed_build_leaves_the_previous_database_untouched(tmp_path, project, datasets_copy):
+def test_failed_build_leaves_the_previous_database_untouched(tmp_path, project, sample, sample_copy):
     out = tmp_path / "kechuang.db"
-    build_database(project, out)
+    build_database(sample.project, out)
     before = hashlib.sha256(out.read_bytes()).hexdigest()
-    with (datasets_copy / "jurisdictions.csv").open("a", encoding="utf-8") as f:
+    with (sample_copy / "jurisdictions.csv").open("a", encoding="utf-8") as f:
         f.write("Broken Id,破,Broken,city,\n")
-    broken = Project(root=project.root, datasets=datasets_copy, schemas=project.schemas)
+    broken = Project(root=project.root, datasets=sample_copy, schemas=project.schemas)
     with pytest.raises(ValidationFailed) as failure:
         build_database(broken, out)
     assert any("lowercase slug" in str(p) for p in failure.value.problems)
@@ -116,10 +116,10 @@ def test_failed_build_leaves_the_previous_database_untouched(tmp_path, project, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["datasets", "kechuang.db"]
 
 
-def test_build_command_reports_rows_and_time(tmp_path, project):
+def test_build_command_reports_rows_and_time(tmp_path, project, sample):
     out = tmp_path / "cli.db"
     done = subprocess.run(
-        [sys.executable, "-m", "kechuang.cli", "build", "--out", str(out)],
+        [sys.executable, "-m", "kechuang.cli", "build", "--datasets", str(sample.datasets), "--out", str(out)],
         capture_output=True,
         text=True,
         cwd=project.root,
@@ -128,4 +128,4 @@ def test_build_command_reports_rows_and_time(tmp_path, project):
     assert done.returncode == 0, done.stderr
     assert "targets" in done.stdout and " rows" in done.stdout
     assert "Wrote" in done.stdout and " s" in done.stdout
-    assert sqlite_utils.Database(out)["policies"].count == csv_rows(project.table_path("policies"))
+    assert sqlite_utils.Database(out)["targets"].count == csv_rows(sample.project.table_path("targets"))

@@ -31,17 +31,18 @@ def parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(compile_module, "PARALLEL_FROM_ROWS", 0)
 
 
-def test_parallel_build_writes_the_same_database(parallel, project: Project, built_db: Path, tmp_path: Path):
-    result = build_database(project, tmp_path / "kechuang.db")
+def test_parallel_build_writes_the_same_database(parallel, sample, tmp_path: Path):
+    """The test sample built in two processes is the sample built in one (fixture `sample`)."""
+    result = build_database(sample.project, tmp_path / "kechuang.db")
     assert set(result.stages) == {"validate", "compile", "index"}
-    assert table_digests(result.path) == table_digests(built_db)
+    assert table_digests(result.path) == table_digests(sample.db)
 
 
-def test_parallel_build_of_invalid_data_publishes_nothing(parallel, project: Project, datasets_copy: Path, tmp_path):
+def test_parallel_build_of_invalid_data_publishes_nothing(parallel, project: Project, sample_copy: Path, tmp_path):
     out = tmp_path / "out" / "kechuang.db"
-    with (datasets_copy / "jurisdictions.csv").open("a", encoding="utf-8") as f:
+    with (sample_copy / "jurisdictions.csv").open("a", encoding="utf-8") as f:
         f.write("Broken Id,破,Broken,city,\n")
-    broken = Project(root=project.root, datasets=datasets_copy, schemas=project.schemas, dist_dir=project.dist)
+    broken = Project(root=project.root, datasets=sample_copy, schemas=project.schemas, dist_dir=project.dist)
     with pytest.raises(ValidationFailed):
         build_database(broken, out)
     assert list(out.parent.iterdir()) == []

@@ -196,9 +196,14 @@ def test_proxy_balances_caches_and_compresses(serve_workers, built_db: Path, tmp
         compressed = client.get("/kechuang/units.json?_shape=array", headers={"Accept-Encoding": "gzip"})
         assert compressed.headers["content-encoding"] == "gzip"
         assert compressed.json()  # httpx decompressed it
-    # Both workers answered: nginx's log names the socket of every upstream it used.
-    time.sleep(2.5)  # the access log is flushed every 2 s
-    log = (served.run_dir / "logs" / "access.log").read_text(encoding="utf-8")
+    # Both workers answered: nginx's log names the socket of every upstream it used (the log is flushed
+    # every 2 s, so it is read until both are there or a generous deadline passes).
+    access_log = served.run_dir / "logs" / "access.log"
+    deadline = time.monotonic() + 30
+    log = ""
+    while time.monotonic() < deadline and not ("/w0.sock " in log and "/w1.sock " in log):
+        time.sleep(0.2)
+        log = access_log.read_text(encoding="utf-8") if access_log.exists() else ""
     assert "/w0.sock " in log and "/w1.sock " in log, log[-2000:]
 
 
@@ -226,12 +231,13 @@ def edited_datasets(source: Path, target: Path, term_en: str) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("cache", ["--cache", "--no-cache"])
 def test_publishing_a_release_while_serving_fails_no_request(
-    serve_workers, project: Project, tmp_path: Path, cache: str
+    serve_workers, project: Project, sample, tmp_path: Path, cache: str
 ):
+    """Releases of the test sample (small: the release's build, package and switch are what is tested)."""
     dist = tmp_path / "dist"
-    first = edited_datasets(project.datasets, tmp_path / "first", "Open competition mechanism")
+    first = edited_datasets(sample.datasets, tmp_path / "first", "Open competition mechanism")
     write_release(dataclasses.replace(project, datasets=first, dist_dir=dist), "2026.11.0")
-    second = edited_datasets(project.datasets, tmp_path / "second", "Open-competition mechanism")
+    second = edited_datasets(sample.datasets, tmp_path / "second", "Open-competition mechanism")
     served = serve_workers(dist, "--workers", "2", cache)
     assert served.state()["release"]["version"] == "2026.11.0"
     term = "/kechuang/glossary/zz-swap-term.json?_shape=objects"

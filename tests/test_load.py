@@ -12,10 +12,10 @@ from benchmarks.load import discover_mix, run_load
 pytestmark = pytest.mark.slow
 
 
-def test_short_load_has_no_errors(portal):
-    mix = discover_mix(portal.base_url)
+def test_short_load_has_no_errors(live_portal):
+    mix = discover_mix(live_portal.base_url)
     assert {"page", "datasette-json", "csv", "sql"} <= set(mix.paths)
-    report = run_load(portal.base_url, clients=10, seconds=10, server_pid=portal.process.pid, mix=mix)
+    report = run_load(live_portal.base_url, clients=10, seconds=10, server_pid=live_portal.process.pid, mix=mix)
     assert report.error_count == 0, report.summary()
     assert set(report.latencies) == set(mix.paths), "every kind of request was made"
     assert report.rss_samples

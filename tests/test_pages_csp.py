@@ -26,6 +26,12 @@ document.addEventListener("securitypolicyviolation", (e) => {
 """
 
 
+@pytest.fixture(scope="module")
+def portal(live_portal):
+    """A browser needs a served portal: the real data, served by a real `datasette serve` process."""
+    return live_portal
+
+
 @pytest.fixture
 def page(chromium):
     context = chromium.new_context()

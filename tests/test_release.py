@@ -1,4 +1,4 @@
-"""`kechuang release`: two releases from edited fixture data, their changelog, the Data Package and the versions."""
+"""`kechuang release`: two releases from the edited test sample, their changelog, the Data Package and the versions."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
+from click.testing import CliRunner, Result
 from datasette.app import Datasette
 
-from conftest import add_table_rows, read_table
-from kechuang.model.derived import derived_columns
+from conftest import add_table_rows, read_table, serve_in_process
+from kechuang.cli import cli
 from kechuang.model.schema import load_schemas
 from kechuang.model.versions import Version, check_new_version, next_version, published_versions
 from kechuang.project import Project
@@ -49,6 +50,11 @@ def release(datasets: Path, dist: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
+def release_in_process(datasets: Path, dist: Path, *args: str):
+    """The same command through click's runner: for the refusals, which stop before anything is written."""
+    return CliRunner().invoke(cli, ["release", "--datasets", str(datasets), *args], env={"KECHUANG_DIST": str(dist)})
+
+
 def typed(row: dict[str, str], header: list[str]) -> dict[str, str | None]:
     """A glossary or withdrawn row as the changelog reports it: every column, empty cells as null."""
     return {name: row.get(name) or None for name in header}
@@ -57,7 +63,7 @@ def typed(row: dict[str, str], header: list[str]) -> dict[str, str | None]:
 @dataclasses.dataclass
 class TwoReleases:
     dist: Path
-    first: subprocess.CompletedProcess
+    first: Result
     second: subprocess.CompletedProcess
     glossary_header: list[str]
     withdrawn_header: list[str]
@@ -68,20 +74,21 @@ class TwoReleases:
 
 
 @pytest.fixture(scope="module")
-def two_releases(project: Project, tmp_path_factory: pytest.TempPathFactory) -> TwoReleases:
-    """Release 1: the real data plus two glossary terms. Release 2: one term's English changed, the other
-    removed (and listed as withdrawn), a third added."""
+def two_releases(sample, tmp_path_factory: pytest.TempPathFactory) -> TwoReleases:
+    """Release 1: the test sample plus two glossary terms. Release 2: one term's English changed, the other
+    removed (and listed as withdrawn), a third added. Both by the command line; the second in its own
+    process, as a maintainer runs it."""
     base = tmp_path_factory.mktemp("releases")
     dist = base / "dist"
     first = base / "first"
-    shutil.copytree(project.datasets, first)
+    shutil.copytree(sample.datasets, first)
     add_table_rows(first, "glossary", KEPT, GONE)
     second = base / "second"
-    shutil.copytree(project.datasets, second)
+    shutil.copytree(sample.datasets, second)
     add_table_rows(second, "glossary", {**KEPT, "term_en": RENAMED_EN}, NEW)
     add_table_rows(second, "withdrawn", WITHDRAWAL)
-    done_first = release(first, dist, "--version", FIRST)
-    assert done_first.returncode == 0, done_first.stdout + done_first.stderr
+    done_first = release_in_process(first, dist, "--version", FIRST)
+    assert done_first.exit_code == 0, done_first.output
     done_second = release(second, dist, "--version", SECOND)
     assert done_second.returncode == 0, done_second.stdout + done_second.stderr
     return TwoReleases(
@@ -185,8 +192,7 @@ def test_one_csv_per_table_matches_the_database(two_releases: TwoReleases, proje
     resources = {r["name"]: r for r in descriptor["resources"]}
     for name, schema in load_schemas(project.schemas).items():
         header, rows = read_table(two_releases.folder / f"{name}.csv")
-        built = [c.name for c in derived_columns(name)]
-        assert header == [*schema.field_names, *built], name
+        assert header == schema.column_names, name
         assert len(rows) == db[name].count, name
         assert [f["name"] for f in resources[name]["schema"]["fields"]] == header
         assert resources[name]["schema"].get("primaryKey") == list(schema.primary_key)
@@ -237,11 +243,9 @@ def test_version_and_date_are_in_the_database_and_served(two_releases: TwoReleas
 
 
 @pytest.fixture(scope="module")
-def released_portal(two_releases: TwoReleases, start_portal):
-    """The portal serving the second release, with dist/ (hence the downloads page) of the two releases."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("KECHUANG_DIST", str(two_releases.dist))
-        return start_portal(two_releases.folder / "kechuang.db")
+def released_portal(two_releases: TwoReleases):
+    """The portal serving the second release, whose releases folder (hence the downloads page) holds the two."""
+    return serve_in_process(two_releases.folder / "kechuang.db")
 
 
 def test_release_endpoint_reports_the_release(released_portal):
@@ -288,27 +292,27 @@ def test_index_and_latest_point_at_the_newest_release(two_releases: TwoReleases)
     assert "kechuang.db" in index["releases"][0]["files"]
 
 
-def test_invalid_data_publishes_nothing(two_releases: TwoReleases, tmp_path: Path, project: Project):
+def test_invalid_data_publishes_nothing(two_releases: TwoReleases, tmp_path: Path, sample):
     dist = tmp_path / "dist"
     shutil.copytree(two_releases.dist, dist, symlinks=True)
     broken = tmp_path / "broken"
-    shutil.copytree(project.datasets, broken)
+    shutil.copytree(sample.datasets, broken)
     add_table_rows(broken, "glossary", {"id": "Not A Slug", "term_zh": "坏", "term_en": "Bad"})
     before = sorted(p.name for p in (dist / "releases").iterdir())
-    done = release(broken, dist)
-    assert done.returncode == 1
+    done = release_in_process(broken, dist)
+    assert done.exit_code == 1
     assert "lowercase slug" in done.stdout
     assert "Nothing was released" in done.stderr
     assert sorted(p.name for p in (dist / "releases").iterdir()) == before
     assert (dist / "releases" / "latest").resolve().name == SECOND
 
 
-def test_a_published_version_cannot_be_written_again(two_releases: TwoReleases, tmp_path: Path, project: Project):
+def test_a_published_version_cannot_be_written_again(two_releases: TwoReleases, tmp_path: Path, sample):
     dist = tmp_path / "dist"
     shutil.copytree(two_releases.dist, dist, symlinks=True)
     for version, why in ((SECOND, "already exists"), (FIRST, "already exists"), ("2026.10.3", "older than")):
-        done = release(project.datasets, dist, "--version", version)
-        assert done.returncode != 0
+        done = release_in_process(sample.datasets, dist, "--version", version)
+        assert done.exit_code != 0
         assert why in done.stderr
 
 

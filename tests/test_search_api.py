@@ -1,4 +1,5 @@
-"""GET /api/v1/search on the real data served by a real Datasette: shape, findability, errors, HTTP."""
+"""GET /api/v1/search on the real data (the portal's Datasette in process; odd and overlong URLs to a served
+one, over raw HTTP): shape, findability, errors, HTTP."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import re
 import sqlite3
 from urllib.parse import urlencode, urlsplit
 
-import httpx
 import jsonschema
 import opencc
 import pytest
@@ -25,7 +25,7 @@ MARK = re.compile(r"</?mark>")
 
 
 def raw_get(portal, path: str) -> tuple[int, dict[str, str], str]:
-    """GET with the standard library, which (unlike httpx) sends URLs of any length."""
+    """GET with the standard library, which (unlike httpx) sends URLs of any length, to a served portal."""
     parts = urlsplit(portal.base_url)
     conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
     try:
@@ -227,8 +227,8 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("q", HOSTILE, ids=range(len(HOSTILE)))
-def test_hostile_queries_are_searched_as_text(portal, q):
-    status, _headers, text = raw_get(portal, "/api/v1/search?" + urlencode({"q": q}))
+def test_hostile_queries_are_searched_as_text(live_portal, q):
+    status, _headers, text = raw_get(live_portal, "/api/v1/search?" + urlencode({"q": q}))
     # 414: over the request guard's query-string limit, refused before search (kechuang.serve.security.guard)
     assert status in (200, 400, 414), text
     body = json.loads(text)
@@ -261,9 +261,9 @@ def test_hostile_queries_are_searched_as_text(portal, q):
         ({"q": "人才", "type": "targets,,platforms"}, "type"),
     ],
 )
-def test_bad_parameters_get_a_400_json_error(portal, params, param):
+def test_bad_parameters_get_a_400_json_error(live_portal, params, param):
     query = urlencode(params)
-    status, headers, body = raw_get(portal, "/api/v1/search?" + query)
+    status, headers, body = raw_get(live_portal, "/api/v1/search?" + query)
     expected = 400
     if len(query) > MAX_QUERY_BYTES:  # refused by the request guard before search: no parameter named
         expected, param = 414, None
@@ -284,13 +284,13 @@ def test_http_conventions(portal):
     again = portal.get("/api/v1/search", params={"q": "人才"}, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert search(portal, q="基金").headers["etag"] != etag
-    url = portal.base_url + "/api/v1/search"
-    head = httpx.head(url, params={"q": "人才"})
+    url = "/api/v1/search"
+    head = portal.head(url, params={"q": "人才"})
     assert head.status_code == 200 and head.content == b"" and head.headers["etag"] == etag
-    options = httpx.options(url)
+    options = portal.request("OPTIONS", url)
     assert options.status_code == 204 and "GET" in options.headers["allow"]
     assert options.headers["access-control-allow-origin"] == "*"
-    post = httpx.post(url, params={"q": "人才"})
+    post = portal.request("POST", url, params={"q": "人才"})
     assert post.status_code == 405 and post.json()["error"]["status"] == 405
 
 
@@ -321,9 +321,9 @@ def test_no_api_route_but_search_answers_its_path():
         ("q=%FF", 400, None),
     ],
 )
-def test_api_parameters_follow_the_v1_conventions(portal, query, status, param):
+def test_api_parameters_follow_the_v1_conventions(live_portal, query, status, param):
     """Unknown and repeated parameters and broken UTF-8 are refused, as on every /api/v1 route."""
-    code, _headers, body = raw_get(portal, "/api/v1/search?" + query)
+    code, _headers, body = raw_get(live_portal, "/api/v1/search?" + query)
     assert code == status and json.loads(body)["error"]["param"] == param
 
 
@@ -340,9 +340,9 @@ def test_search_is_in_the_api_reference(portal):
     jsonschema.validate(response, {**spec["components"]["schemas"]["SearchResults"], "$defs": {}})
 
 
-def test_ten_thousand_chinese_characters_are_refused_with_a_400(portal):
+def test_ten_thousand_chinese_characters_are_refused_with_a_400(live_portal):
     """Percent-encoded, 10,000 Chinese characters make a 90 KB request line: the HTTP server (uvicorn with
     httptools) refuses lines over about 80 KB itself, in plain text, before the portal sees them; shorter
     ones reach search and get its JSON 400 (see the cases above). Either way a 400, never a 500."""
-    status, _headers, _body = raw_get(portal, "/api/v1/search?" + urlencode({"q": "人" * 10_000}))
+    status, _headers, _body = raw_get(live_portal, "/api/v1/search?" + urlencode({"q": "人" * 10_000}))
     assert status == 400

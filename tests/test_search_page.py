@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import serve_in_process
 from kechuang.model.search import RECORDS, TERMS, shard_names
 
 
@@ -101,7 +102,7 @@ def test_page_type_filter_and_next_page(portal):
     assert 'rel="next"' in response.text and "offset=5" in response.text
 
 
-def test_a_database_without_search_index_answers_503(start_portal, tmp_path: Path, built_db: Path):
+def test_a_database_without_search_index_answers_503(tmp_path: Path, built_db: Path):
     """An older database (no search tables) gets a clear 503, never a 500."""
     old = tmp_path / "kechuang.db"
     old.write_bytes(built_db.read_bytes())
@@ -110,16 +111,16 @@ def test_a_database_without_search_index_answers_503(start_portal, tmp_path: Pat
         conn.execute(f"drop table [{name}]")
     conn.commit()
     conn.close()
-    portal = start_portal(old)
+    portal = serve_in_process(old)
     api = portal.get("/api/v1/search", params={"q": "人才"})
     assert api.status_code == 503 and api.json()["error"]["code"] == "search_unavailable"
     assert portal.get("/-/search", params={"q": "人才"}).status_code == 503
 
 
 @pytest.mark.browser
-def test_search_from_the_form_in_a_browser(portal, chromium):
+def test_search_from_the_form_in_a_browser(live_portal, chromium):
     page = chromium.new_page()
-    page.goto(portal.base_url + "/-/search")
+    page.goto(live_portal.base_url + "/-/search")
     page.fill("input[name=q]", "科學城")
     page.click("button[type=submit]")
     page.wait_for_selector("section.kc-group")

@@ -23,9 +23,10 @@ pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def proxied(project: Project, tmp_path_factory):
+def proxied(project: Project, sample, tmp_path_factory):
+    """A release of the test sample, served by `kechuang serve --workers 2` behind nginx."""
     dist = tmp_path_factory.mktemp("proxied-dist")
-    release = write_release(Project(root=project.root, datasets=project.datasets, schemas=project.schemas, dist_dir=dist))
+    release = write_release(Project(root=project.root, datasets=sample.datasets, schemas=project.schemas, dist_dir=dist))
     port = free_port()
     log = dist / "serve.log"
     with log.open("w") as out:

@@ -25,6 +25,12 @@ FULL_PAGE_SHOTS = {"home", "target", "indicator", "fund", "event", "about"}
 
 
 @pytest.fixture(scope="module")
+def portal(live_portal):
+    """A browser needs a served portal: the real data, served by a real `datasette serve` process."""
+    return live_portal
+
+
+@pytest.fixture(scope="module")
 def browser(chromium):
     return chromium
 

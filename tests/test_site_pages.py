@@ -1,4 +1,5 @@
-"""The citizens' site over HTTP (a real Datasette serving a real build): status codes, language, caching, escaping."""
+"""The citizens' site over HTTP (the portal's Datasette in process, on a real build): status codes, language,
+caching, escaping."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
-import httpx
 import pytest
 
-from conftest import Portal, launch_portal, read_table_rows
-from kechuang.model.derived import derived_columns
+from conftest import InProcessPortal as Portal
+from conftest import serve_in_process
 from kechuang.model.schema import load_schemas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,7 +87,7 @@ def test_pages_cache_per_release_url_and_language(portal: Portal, page_paths):
     assert zh.headers["etag"] != en.headers["etag"]
     again = portal.get(path, headers={"Accept-Language": "zh-CN", "If-None-Match": zh.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
-    head = httpx.head(portal.base_url + path, timeout=30)
+    head = portal.head(path)
     assert head.status_code == 200 and head.content == b""
 
 
@@ -171,7 +171,7 @@ def test_no_input_produces_a_server_error(portal: Portal, value):
 
 def test_other_methods_are_refused(portal: Portal, page_paths):
     for path in (page_paths["targets"], page_paths["policy"]):
-        response = httpx.post(portal.base_url + path, timeout=30)
+        response = portal.request("POST", path)
         assert response.status_code == 405
         assert response.json()["error"]["code"] == "method_not_allowed"
 
@@ -298,7 +298,7 @@ def test_data_dictionary_shows_every_column_in_both_languages(portal: Portal):
                 assert f"<code>{field.name}</code>" in body
                 described = field.description_zh if lang == "zh" else field.description
                 assert httpx_escape(described) in body, f"{name}.{field.name}"
-            for column in derived_columns(name):
+            for column in schema.derived:
                 assert f"<code>{column.name}</code>" in body
 
 
@@ -345,45 +345,14 @@ def test_home_page_counts_agree_with_the_database(portal: Portal):
     assert 'action="/-/search"' in body and 'href="/api/v1/docs"' in body and 'href="/kechuang"' in body
 
 
-# --- escaping: a database whose records carry markup --------------------------------------------
-
-HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+# --- escaping: records that carry markup ---------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def hostile_portal(start_portal, build_db_with, project) -> Portal:
-    """A build from a datasets copy where a target, agency, platform and indicator carry markup in their text."""
-    real = read_table_rows(project.datasets)
-    target = dict(next(t for t in real["targets"] if t["measure_id"]))
-    target |= {
-        "id": "hostile-target",
-        "name_en": HOSTILE,
-        "quote_en": HOSTILE,
-        "note_en": HOSTILE,
-        "indicator_id": "hostile-indicator",
-    }
-    agency = dict(real["agencies"][0]) | {"id": "hostile-agency", "name_en": HOSTILE, "note_en": HOSTILE}
-    platform = dict(real["platforms"][0]) | {"id": "hostile-platform", "name_en": HOSTILE}
-    mention = dict(real["platform_mentions"][0]) | {"platform_id": "hostile-platform", "quote_en": HOSTILE}
-    indicator = {
-        "id": "hostile-indicator",
-        "name_zh": "指标",
-        "name_en": HOSTILE,
-        "base_unit": "CNY",
-        "description_zh": "说明",
-        "description_en": HOSTILE,
-    }
-    extra = {
-        "targets": [target],
-        "agencies": [agency],
-        "measure_agencies": [
-            {"measure_id": target["measure_id"], "agency_id": "hostile-agency", "role": "lead", "position": "9"}
-        ],
-        "platforms": [platform],
-        "platform_mentions": [mention],
-        "indicators": [indicator],
-    }
-    return start_portal(build_db_with(extra))
+def hostile_portal(sample_portal) -> Portal:
+    """The test sample, where a target, agency, platform and indicator carry markup in their text
+    (hostile.markup_rows), besides the script payloads in every table."""
+    return sample_portal
 
 
 @pytest.mark.parametrize(
@@ -414,18 +383,12 @@ def test_markup_in_records_is_text_in_the_policy_reader(hostile_portal: Portal):
 
 
 @pytest.fixture(scope="module")
-def portal_with_releases(tmp_path_factory, built_db: Path):
-    """A portal whose project root has dist/releases/ with one release, the `latest` link and a staging folder."""
+def portal_with_releases(tmp_path_factory, built_db: Path) -> Portal:
+    """A portal serving a release from dist/releases/ (one release, the `latest` link and a staging folder):
+    it finds the releases folder from the served database alone."""
     import shutil
-    import subprocess
-
-    from conftest import free_port, wait_until_up
-    from kechuang.model.metadata import write_datasette_metadata
-    from kechuang.project import Project
 
     root = tmp_path_factory.mktemp("root")
-    for name in ("schemas", "site", "plugins", "datasets", "metadata.yml", "pyproject.toml"):
-        (root / name).symlink_to(ROOT / name)
     releases = root / "dist" / "releases"
     (releases / "2026.11.0").mkdir(parents=True)
     shutil.copy(built_db, releases / "2026.11.0" / "kechuang.db")
@@ -433,16 +396,7 @@ def portal_with_releases(tmp_path_factory, built_db: Path):
     (releases / "latest").symlink_to("2026.11.0", target_is_directory=True)
     (releases / ".2026.11.1.staging").mkdir()
     (releases / ".2026.11.1.staging" / "kechuang.db").write_bytes(b"half written")
-    project = Project(root=root, datasets=root / "datasets", schemas=root / "schemas")
-    port = free_port()
-    metadata = write_datasette_metadata(project, root / "dist" / "metadata.json")
-    process = launch_portal(
-        project, built_db, metadata, port, subprocess.PIPE, env={"KECHUANG_DIST": str(root / "dist")}
-    )
-    served = Portal(f"http://127.0.0.1:{port}", process, built_db)
-    wait_until_up(served.base_url + "/-/versions.json", process)
-    yield served
-    served.stop()
+    return serve_in_process(releases / "2026.11.0" / "kechuang.db")
 
 
 def test_downloads_lists_and_serves_each_release_file(portal_with_releases: Portal):

@@ -18,11 +18,11 @@ RELEASED = "2026.11.0"
 
 
 @pytest.fixture(scope="module")
-def released(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Project:
-    """A project whose last release holds the real data plus one glossary term."""
+def released(project: Project, sample, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """A project whose last release holds the test sample plus one glossary term."""
     base = tmp_path_factory.mktemp("stability")
     datasets = base / "datasets"
-    shutil.copytree(project.datasets, datasets)
+    shutil.copytree(sample.datasets, datasets)
     add_table_rows(datasets, "glossary", TERM)
     published = dataclasses.replace(project, datasets=datasets, dist_dir=base / "dist")
     write_release(published, RELEASED)
@@ -102,9 +102,9 @@ def test_withdrawn_names_a_real_table(edited: Project):
     assert any(':2 table: "glosary" is not a table' in m for m in found), found
 
 
-def test_before_the_first_release_ids_may_change(project: Project, tmp_path: Path):
+def test_before_the_first_release_ids_may_change(project: Project, sample, tmp_path: Path):
     datasets = tmp_path / "datasets"
-    shutil.copytree(project.datasets, datasets)
+    shutil.copytree(sample.datasets, datasets)
     unreleased = dataclasses.replace(project, datasets=datasets, dist_dir=tmp_path / "dist")
     add_table_rows(datasets, "glossary", TERM)
     assert messages(unreleased) == []

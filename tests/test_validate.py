@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -83,14 +84,24 @@ def folder_digest(folder: Path) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture
-def crafted(datasets_copy: Path) -> Path:
-    """The real datasets plus one known-good measure and target, which each case then breaks."""
-    append_row(datasets_copy / "measures.csv", good_measure(datasets_copy))
-    append_row(datasets_copy / "targets.csv", good_target(datasets_copy))
-    result = validate(datasets_copy)
+@pytest.fixture(scope="module")
+def crafted_once(sample, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The test sample plus one known-good measure and target: valid, checked once."""
+    datasets = tmp_path_factory.mktemp("crafted") / "datasets"
+    shutil.copytree(sample.datasets, datasets)
+    append_row(datasets / "measures.csv", good_measure(datasets))
+    append_row(datasets / "targets.csv", good_target(datasets))
+    result = validate(datasets)
     assert result.exit_code == 0, result.output
-    return datasets_copy
+    return datasets
+
+
+@pytest.fixture
+def crafted(crafted_once: Path, tmp_path: Path) -> Path:
+    """A private copy of the crafted datasets, which each case then breaks."""
+    datasets = tmp_path / "datasets"
+    shutil.copytree(crafted_once, datasets)
+    return datasets
 
 
 def test_real_datasets_are_valid(project):
@@ -218,28 +229,28 @@ FILE_CASES: list[tuple[str, FileBreaker, str]] = [
 
 
 @pytest.mark.parametrize(("case", "breaker", "why"), FILE_CASES, ids=[c[0] for c in FILE_CASES])
-def test_broken_file_is_reported(datasets_copy, case, breaker, why):
-    breaker(datasets_copy / "jurisdictions.csv")
-    result = validate(datasets_copy)
+def test_broken_file_is_reported(sample_copy, case, breaker, why):
+    breaker(sample_copy / "jurisdictions.csv")
+    result = validate(sample_copy)
     assert result.exit_code == 1
     assert why in result.output, result.output
 
 
-def test_missing_table_and_unreferenced_source(datasets_copy):
-    (datasets_copy / "events.csv").unlink()
-    (datasets_copy / "sources" / "999_0000000000000000.txt").write_text("无关文本", encoding="utf-8")
-    result = validate(datasets_copy)
+def test_missing_table_and_unreferenced_source(sample_copy):
+    (sample_copy / "events.csv").unlink()
+    (sample_copy / "sources" / "999_0000000000000000.txt").write_text("无关文本", encoding="utf-8")
+    result = validate(sample_copy)
     assert result.exit_code == 1
-    assert f"{datasets_copy}/events.csv: is missing" in result.output
+    assert f"{sample_copy}/events.csv: is missing" in result.output
     assert "999_0000000000000000.txt: no policy in policies.csv refers to this source" in result.output
 
 
-def test_command_exits_1_with_a_count(datasets_copy):
+def test_command_exits_1_with_a_count(sample_copy):
     append_row(
-        datasets_copy / "jurisdictions.csv", {"id": "Bad Id", "name_zh": "坏", "name_en": "Bad", "level": "town"}
+        sample_copy / "jurisdictions.csv", {"id": "Bad Id", "name_zh": "坏", "name_en": "Bad", "level": "town"}
     )
     done = subprocess.run(
-        [sys.executable, "-m", "kechuang.cli", "validate", "--datasets", str(datasets_copy)],
+        [sys.executable, "-m", "kechuang.cli", "validate", "--datasets", str(sample_copy)],
         capture_output=True,
         text=True,
         check=False,

@@ -10,18 +10,25 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[2]
 
 
 def find_root() -> Path:
-    """The project root: $KECHUANG_ROOT, else the working directory if it holds `schemas/`, else the checkout."""
+    """The project root: $KECHUANG_ROOT, else the working directory if it holds `schemas/`, else the checkout
+    the package runs from (an editable install), else the working directory (an installed wheel)."""
     if env := os.environ.get("KECHUANG_ROOT"):
         return Path(env).resolve()
     cwd = Path.cwd()
     if (cwd / "schemas").is_dir() and (cwd / "datasets").is_dir():
         return cwd
-    return PACKAGE_ROOT
+    if (PACKAGE_ROOT / "schemas").is_dir():
+        return PACKAGE_ROOT
+    return cwd
 
 
 @dataclass(frozen=True)
 class Project:
-    """The folders of one project; `datasets` and `dist_dir` may point elsewhere (tests, staging copies)."""
+    """The folders of one project's data; `datasets` and `dist_dir` may point elsewhere (tests, staging copies).
+
+    The code's own files (templates, static files, plugins, the nginx template) are not the project's:
+    `kechuang.assets` finds them, in the installed package or the checkout.
+    """
 
     root: Path
     datasets: Path
@@ -54,12 +61,9 @@ class Project:
         return self.dist / "kechuang.db"
 
     @property
-    def site(self) -> Path:
-        return self.root / "site"
-
-    @property
-    def plugins(self) -> Path:
-        return self.root / "plugins"
+    def has_sources(self) -> bool:
+        """Whether the datasets and schemas are here, so the database can be built (not just served)."""
+        return self.datasets.is_dir() and self.schemas.is_dir()
 
     @property
     def metadata_file(self) -> Path:

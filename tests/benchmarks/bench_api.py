@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT / "build"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
-from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
 
@@ -237,8 +236,7 @@ def main() -> None:
             f" plus {added} copies (ids suffixed -bench-N) so that a page holds 50." if added else "."
         )
         port = free_port()
-        metadata = write_datasette_metadata(project, work / "metadata.json")
-        datasette = launch_portal(project, db, metadata, port)
+        datasette = launch_portal(db, port)
         nginx = bare = None
         args.load = os.getloadavg()[0]
         try:

@@ -30,7 +30,6 @@ sys.path.insert(0, str(HERE.parent))
 
 from benchmarks.load import discover_mix, run_load  # noqa: E402
 from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
-from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
 from kechuang.release.publish import write_release  # noqa: E402
@@ -39,10 +38,9 @@ from kechuang.release.publish import write_release  # noqa: E402
 def start_portal(workdir: Path) -> tuple[str, subprocess.Popen]:
     project = Project.locate()
     db = build_database(project, workdir / "kechuang.db").path
-    metadata = write_datasette_metadata(project, workdir / "metadata.json")
     port = free_port()
     log = (workdir / "datasette.log").open("w")
-    process = launch_portal(project, db, metadata, port, log)
+    process = launch_portal(db, port, log)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url + "/-/versions.json", process, log=workdir / "datasette.log")
     return url, process

@@ -42,7 +42,6 @@ from synthetic_corpus import synthetic_records  # noqa: E402
 
 from conftest import free_port, wait_until_up  # noqa: E402
 from kechuang.index.search import create_tables, insert_records, optimize_index  # noqa: E402
-from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.operations.launch import datasette_arguments  # noqa: E402
 from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
@@ -68,8 +67,7 @@ def serve(args: list[str], cwd: Path, port: int) -> tuple[subprocess.Popen, str]
 def serve_ours(project: Project, db: Path) -> tuple[subprocess.Popen, str]:
     """The portal's own Datasette command line, as `kechuang serve` runs it."""
     port = free_port()
-    metadata = write_datasette_metadata(project, db.parent / "metadata.json")
-    return serve(datasette_arguments(project, db, metadata, "127.0.0.1", port), project.root, port)
+    return serve(datasette_arguments(db, "127.0.0.1", port), project.root, port)
 
 
 def serve_stock(db: Path) -> tuple[subprocess.Popen, str]:

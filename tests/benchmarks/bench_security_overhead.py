@@ -22,15 +22,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.load import discover_mix, run_load
 from conftest import free_port, launch_portal, wait_until_up
-from kechuang.model.metadata import write_datasette_metadata
+from kechuang import assets
 from kechuang.pipeline import build_database
 from kechuang.project import Project
 
 
-def serve(project: Project, db: Path, metadata: Path, plugins: Path, log: Path) -> tuple[str, subprocess.Popen]:
+def serve(project: Project, db: Path, plugins: Path, log: Path) -> tuple[str, subprocess.Popen]:
     port = free_port()
     with log.open("w") as err:
-        process = launch_portal(project, db, metadata, port, err, plugins)
+        process = launch_portal(db, port, err, plugins)
     url = f"http://127.0.0.1:{port}"
     wait_until_up(url + "/-/versions.json", process, log=log)
     return url, process
@@ -46,12 +46,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         db = build_database(project, work / "kechuang.db").path
-        metadata = write_datasette_metadata(project, work / "metadata.json")
         without = work / "plugins-without-security"
-        shutil.copytree(project.plugins, without, ignore=shutil.ignore_patterns("security.py", "__pycache__"))
+        shutil.copytree(assets.PLUGINS, without, ignore=shutil.ignore_patterns("security.py", "__pycache__"))
         servers = {
-            "with security": serve(project, db, metadata, project.plugins, work / "with.log"),
-            "without security": serve(project, db, metadata, without, work / "without.log"),
+            "with security": serve(project, db, assets.PLUGINS, work / "with.log"),
+            "without security": serve(project, db, without, work / "without.log"),
         }
         try:
             mix = discover_mix(servers["with security"][0])

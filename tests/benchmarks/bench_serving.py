@@ -210,7 +210,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from conftest import free_port, launch_portal, wait_until_up
-    from kechuang.model.metadata import write_datasette_metadata
     from kechuang.operations.cluster import Cluster
     from kechuang.project import Project
 
@@ -231,8 +230,7 @@ def main() -> None:
 
         # Our portal on one port, to learn whether the API plugin is there, then the stock Datasette.
         port = free_port()
-        metadata = write_datasette_metadata(project, tmp / "metadata.json")
-        portal = launch_portal(project, db, metadata, port)
+        portal = launch_portal(db, port)
         try:
             wait_until_up(f"http://127.0.0.1:{port}/-/versions.json", portal)
             api = has_api(port)

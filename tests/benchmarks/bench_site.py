@@ -24,7 +24,6 @@ TESTS = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TESTS))
 
 from conftest import ROOT, free_port, wait_until_up  # noqa: E402
-from kechuang.model.metadata import write_datasette_metadata  # noqa: E402
 from kechuang.operations.launch import datasette_arguments  # noqa: E402
 from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
@@ -72,9 +71,8 @@ def main() -> None:
     project = Project(root=ROOT, datasets=ROOT / "datasets", schemas=ROOT / "schemas")
     with tempfile.TemporaryDirectory() as folder:
         db = build_database(project, Path(folder) / "kechuang.db").path
-        metadata = write_datasette_metadata(project, Path(folder) / "metadata.json")
         port = free_port()
-        args = datasette_arguments(project, db, metadata, "127.0.0.1", port)
+        args = datasette_arguments(db, "127.0.0.1", port)
         process = subprocess.Popen(
             [sys.executable, "-m", "datasette", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )

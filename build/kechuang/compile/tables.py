@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import yaml
 from sqlite_utils import Database
 
-from kechuang.model.derived import SQL_TYPES, Deriver, derived_columns
+from kechuang.compile.derive import Deriver
+from kechuang.model import load_model
 from kechuang.model.meta import write_meta
-from kechuang.model.schema import TableSchema, load_schemas
+from kechuang.model.schema import SQL_TYPES, TableSchema
 from kechuang.model.views import create_views
 from kechuang.project import Project
 from kechuang.validate.tables import read_typed_columns
@@ -20,8 +23,7 @@ BULK_PRAGMAS = ("pragma journal_mode = off", "pragma synchronous = off", "pragma
 
 def create_table(db: Database, schema: TableSchema) -> None:
     """An empty table with the schema's column types, primary key, NOT NULLs and foreign keys."""
-    columns = {f.name: SQL_TYPES[f.type] for f in schema.fields}
-    columns |= {c.name: SQL_TYPES[c.type] for c in derived_columns(schema.name)}
+    columns = {c.name: SQL_TYPES[c.type] for c in schema.columns}
     pk = schema.primary_key[0] if len(schema.primary_key) == 1 else tuple(schema.primary_key)
     db[schema.name].create(
         columns,
@@ -41,8 +43,8 @@ def load_table(db: Database, project: Project, schema: TableSchema, deriver: Der
         if f.type == "boolean":
             columns[f.name] = [None if v is None else int(v) for v in columns[f.name]]
     count = len(columns[schema.fields[0].name]) if schema.fields else 0
-    derived = deriver.derive(schema.name, columns, count)
-    names = [*schema.field_names, *deriver.columns(schema.name)]
+    derived = deriver.derive(schema, columns, count)
+    names = schema.column_names
     placeholders = ", ".join("?" * len(names))
     cursor = db.conn.executemany(
         f"insert into [{schema.name}] ({', '.join(f'[{n}]' for n in names)}) values ({placeholders})",
@@ -51,9 +53,15 @@ def load_table(db: Database, project: Project, schema: TableSchema, deriver: Der
     return cursor.rowcount
 
 
+def read_portal_metadata(project: Project) -> dict[str, Any]:
+    """metadata.yml: what only a person can say about the portal (title, licence, canned queries)."""
+    return yaml.safe_load(project.metadata_file.read_text(encoding="utf-8")) or {}
+
+
 def compile_tables(project: Project, path: Path, release: dict[str, str] | None = None) -> dict[str, int]:
     """Stage "compile": every table, derived column, view and the _meta table, into a new database at `path`."""
-    schemas = load_schemas(project.schemas)
+    model = load_model(project.schemas)
+    schemas = model.tables
     db = Database(path)
     for pragma in BULK_PRAGMAS:
         db.execute(pragma)
@@ -64,8 +72,8 @@ def compile_tables(project: Project, path: Path, release: dict[str, str] | None 
         deriver = Deriver(project, db)
         for schema in schemas.values():
             counts[schema.name] = load_table(db, project, schema, deriver)
-        create_views(db)
-        write_meta(db, schemas, release)
+        create_views(db, model.views)
+        write_meta(db, model, read_portal_metadata(project), release)
     db.close()
     return counts
 

@@ -1,4 +1,13 @@
-"""Load the Frictionless table schemas: the single source of truth for the data model."""
+"""The table schemas: Frictionless Table Schemas plus our `x_` keys, the single source of truth for the model.
+
+Besides the standard keys a schema declares, as data:
+- `x_title_zh`, `x_description_zh`: the Chinese of every description (fields too);
+- `x_label_column`, `x_sort`: how a row is named and how its table is sorted;
+- `x_filter`, `x_search`, `x_verbatim`, `x_glossary`: which fields are filtered (and faceted) on, which
+  part of a search record a field feeds, which are verbatim quotes, which must use the glossary;
+- `x_derived`: the columns the build computes (with `x_compute`, the computation, and `x_from`, its inputs);
+- `x_portal`: the table's roles in the portal (API collection, search order, home page, mention lists).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ from typing import Any
 import yaml
 
 SLUG_PATTERN = "^[a-z0-9]+(-[a-z0-9]+)*$"
+SQL_TYPES = {"string": str, "integer": int, "number": float, "boolean": int, "date": str}
 
 
 @dataclass(frozen=True)
@@ -30,6 +40,13 @@ class Field:
     filter: bool = False
     verbatim: bool = False
     search: str | None = None  # x_search: the part of a search record the field feeds (name, title, quote, body)
+    glossary: bool = False  # x_glossary: its English must use the glossary's English for its Chinese terms
+    compute: str | None = None  # x_compute: for a derived column, the computation that fills it
+    inputs: tuple[str, ...] = ()  # x_from: the curated fields of the same row it is computed from
+
+    @property
+    def derived(self) -> bool:
+        return self.compute is not None
 
     @property
     def is_english(self) -> bool:
@@ -41,6 +58,26 @@ class ForeignKey:
     fields: tuple[str, ...]
     table: str
     columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """A table whose records are mentioned in measures through a link table (platforms, funds, events)."""
+
+    table: str  # the link table, e.g. platform_mentions
+    key: str  # its column that points here, e.g. platform_id
+    anchor: str  # the prefix of a mention's anchor in a policy's reader, e.g. pm
+
+
+@dataclass(frozen=True)
+class Portal:
+    """What a table is in the portal (`x_portal`); absent keys mean the table has no such role."""
+
+    collection: int | None = None  # position among the /api/v1 collections
+    search: int | None = None  # rank of its records among search results of equal score (lower first)
+    home: int | None = None  # position of its count on the home page
+    page: str | None = None  # the page listing it (the home page links its count there)
+    mentions: Mentions | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +94,29 @@ class TableSchema:
     foreign_keys: tuple[ForeignKey, ...]
     label_column: str | None
     descriptor: dict[str, Any] = field(repr=False, compare=False)
+    derived: tuple[Field, ...] = ()
+    portal: Portal = Portal()
+    sort: str | None = None
+
+    @functools.cached_property
+    def columns(self) -> tuple[Field, ...]:
+        """Every column of the compiled table: the curated fields, then the derived ones."""
+        return (*self.fields, *self.derived)
+
+    @functools.cached_property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @functools.cached_property
+    def facets(self) -> list[str]:
+        """The columns a table page offers as facets: those the portal filters on."""
+        return [f.name for f in self.fields if f.filter]
+
+    @functools.cached_property
+    def bilingual_pairs(self) -> list[tuple[str, str]]:
+        """(Chinese, English) column pairs: every `<stem>_zh` column with a `<stem>_en` twin."""
+        names = set(self.column_names)
+        return [(c, c[:-3] + "_en") for c in self.column_names if c.endswith("_zh") and c[:-3] + "_en" in names]
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -91,6 +151,20 @@ def _parse_field(raw: dict[str, Any]) -> Field:
         filter=bool(raw.get("x_filter", False)),
         verbatim=bool(raw.get("x_verbatim", False)),
         search=raw.get("x_search"),
+        glossary=bool(raw.get("x_glossary", False)),
+        compute=raw.get("x_compute"),
+        inputs=tuple(raw.get("x_from", ())),
+    )
+
+
+def _parse_portal(raw: dict[str, Any]) -> Portal:
+    mentions = raw.get("mentions")
+    return Portal(
+        collection=raw.get("collection"),
+        search=raw.get("search"),
+        home=raw.get("home"),
+        page=raw.get("page"),
+        mentions=Mentions(**mentions) if mentions else None,
     )
 
 
@@ -114,6 +188,9 @@ def parse_schema(descriptor: dict[str, Any]) -> TableSchema:
         foreign_keys=fks,
         label_column=descriptor.get("x_label_column"),
         descriptor=descriptor,
+        derived=tuple(_parse_field(f) for f in descriptor.get("x_derived", [])),
+        portal=_parse_portal(descriptor.get("x_portal", {})),
+        sort=descriptor.get("x_sort"),
     )
 
 
@@ -160,6 +237,12 @@ def _load_cached(schemas_dir: str, stamp: tuple[tuple[str, float], ...]) -> dict
             raise ValueError(f"{path}: schema name {schema.name!r} does not match its file name")
         loaded[schema.name] = schema
     return {name: loaded[name] for name in _dependency_order(loaded)}
+
+
+def ordered_by(schemas: dict[str, TableSchema], role: str) -> list[TableSchema]:
+    """The tables that have a portal role (`collection`, `search`, `home`), in the order it gives them."""
+    having = [s for s in schemas.values() if getattr(s.portal, role) is not None]
+    return sorted(having, key=lambda s: (getattr(s.portal, role), s.name))
 
 
 def load_schemas(schemas_dir: Path) -> dict[str, TableSchema]:

@@ -1,35 +1,20 @@
-"""Read the compiled tables as search records: which columns feed a record is declared in the schemas.
+"""What search reads and where the index keeps it: declared in the schemas, shared by index and serve.
 
-A field's `x_search: name|title|quote|body` (and `search=` on a derived column) says what part of a
-record it feeds: *name* and *title* (names, titles, aliases; names also get their pinyin), *quote*
-(the sentence a record comes from, summaries, notes) or *body* (full text). The database carries its
-own schemas in `_meta`, so records are read from what was compiled, nothing else.
+A column's `x_search: name|title|quote|body` says what part of a record it feeds: *name* and
+*title* (names, titles, aliases; names also get their pinyin), *quote* (the sentence a record comes
+from, summaries, notes) or *body* (full text). A table's `x_portal.search` numbers its records among
+the others: when a query matches more records than are ranked (see rank.MATCH_CAP), the records
+people look for most come first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kechuang.model.derived import DERIVED_COLUMNS
 from kechuang.model.schema import TableSchema
 
 DATABASE = "kechuang"
 ROLES = ("name", "title", "quote", "body")
-# Records are numbered in this order: when a query matches more records than are ranked (see
-# rank.MATCH_CAP), the records people look for most come first.
-TYPE_ORDER = (
-    "policies",
-    "indicators",
-    "targets",
-    "platforms",
-    "funds",
-    "events",
-    "agencies",
-    "glossary",
-    "jurisdictions",
-    "headings",
-    "measures",
-)
 # The role of names: their forms in each language expand a query (cross-lingual search, terms.py).
 TERM_ROLE = "name"
 
@@ -68,8 +53,7 @@ def english_twin(column: str) -> str | None:
 
 def search_columns(schema: TableSchema) -> dict[str, str]:
     """Column → role for every column of a table that search reads, schema fields then derived columns."""
-    roles = {f.name: f.search for f in schema.fields if f.search}
-    roles |= {c.name: c.search for c in DERIVED_COLUMNS if c.table == schema.name and c.search}
+    roles = {c.name: c.search for c in schema.columns if c.search}
     unknown = {role for role in roles.values() if role not in ROLES}
     if unknown:
         raise ValueError(f"{schema.name}: unknown x_search role(s) {sorted(unknown)}; use one of {ROLES}")
@@ -77,9 +61,9 @@ def search_columns(schema: TableSchema) -> dict[str, str]:
 
 
 def searchable_tables(schemas: dict[str, TableSchema]) -> list[TableSchema]:
+    """Tables with searchable columns, in the order their records are numbered (`x_portal.search`, then name)."""
     tables = [s for s in schemas.values() if search_columns(s)]
-    order = {name: i for i, name in enumerate(TYPE_ORDER)}
-    return sorted(tables, key=lambda s: (order.get(s.name, len(order)), s.name))
+    return sorted(tables, key=lambda s: (s.portal.search or len(schemas) + 1, s.name))
 
 
 def shard_name(number: int) -> str:

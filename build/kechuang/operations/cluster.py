@@ -2,8 +2,9 @@
 
 Read-only data scales by copying: every worker opens the same immutable file, so workers are
 stateless and interchangeable. nginx (from Debian's package, configured from
-`deploy/nginx.conf.template`) balances requests across them, retries a request on another worker
-when one dies, caches what the workers mark cacheable and compresses responses.
+`deploy/nginx.conf.template`, which the package carries: `kechuang.assets`) balances requests across
+them, retries a request on another worker when one dies, caches what the workers mark cacheable and
+compresses responses.
 
 Each worker listens on its own Unix socket and nginx reaches worker slot i through a symlink
 `w<i>.sock`. Switching to a new release starts new workers on the new file, waits until they
@@ -26,7 +27,6 @@ import re
 import shutil
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -35,13 +35,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kechuang.model.metadata import write_datasette_metadata
+from kechuang import assets
+from kechuang.model.meta import read_meta_file
 from kechuang.model.versions import latest_database
 from kechuang.operations.launch import datasette_arguments, prepare
 from kechuang.project import Project
 from kechuang.serve.security.guard import nginx_headers
 
-TEMPLATE = Path("deploy") / "nginx.conf.template"
 PID_FILE = "cluster.pid"
 STATE_FILE = "state.json"
 START_TIMEOUT = 120.0
@@ -71,12 +71,8 @@ def render_template(text: str, values: dict[str, str]) -> str:
 
 def release_of(db: Path) -> dict[str, str]:
     """The release version and date recorded in a database's `_meta` table (empty for dev builds)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro&immutable=1", uri=True)
-    try:
-        meta = dict(conn.execute("select key, value from _meta").fetchall())
-    finally:
-        conn.close()
-    return {"version": meta.get("release_version", ""), "date": meta.get("release_date", "")}
+    meta = read_meta_file(db)
+    return {"version": meta.get("release_version"), "date": meta.get("release_date")}
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -170,7 +166,6 @@ class Cluster:
         shutil.rmtree(self.socket_dir, ignore_errors=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         self.purge_cache()
-        self.metadata = write_datasette_metadata(self.project, self.run_dir / "metadata.json")
         self.workers = self._start_workers(db)
         for worker in self.workers:
             self._point(worker)
@@ -232,7 +227,7 @@ class Cluster:
             "proxy_cache": "kechuang" if self.cache else "off",
             "security_headers": nginx_headers(),
         }
-        return render_template((self.project.root / TEMPLATE).read_text(encoding="utf-8"), values)
+        return render_template(assets.NGINX_TEMPLATE.read_text(encoding="utf-8"), values)
 
     def _inspect(self, db: Path) -> Path:
         """Row counts of the immutable file, computed once so workers start without counting."""
@@ -251,7 +246,7 @@ class Cluster:
         self._spawned += 1
         path = self.socket_dir / f"{self._spawned}.sock"
         path.unlink(missing_ok=True)
-        args = datasette_arguments(self.project, db, self.metadata, "127.0.0.1", 0, uds=path, inspect_file=inspect)
+        args = datasette_arguments(db, "127.0.0.1", 0, uds=path, inspect_file=inspect)
         process = subprocess.Popen(
             [sys.executable, "-m", "datasette", *args],
             stdin=subprocess.DEVNULL,
@@ -444,7 +439,7 @@ def serve_cluster(
     if db is None:
         db = latest_database(project.releases)
     if db is None:
-        db, _metadata = prepare(project, None, metadata=run_dir / "metadata.json")
+        db = prepare(project, None)
     cluster = Cluster(project, workers, host, port, run_dir, cache=cache)
     try:
         cluster.start(db)

@@ -7,15 +7,14 @@ fields are compared: the built columns (offsets, base values, source texts) foll
 
 from __future__ import annotations
 
-import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kechuang.model.meta import META_TABLE
-from kechuang.model.schema import TableSchema, parse_schema
+from kechuang.model.meta import read_meta
+from kechuang.model.schema import TableSchema
 from kechuang.text.numerals import format_number
 
 Key = tuple[Any, ...]
@@ -51,19 +50,14 @@ class ReleaseInfo:
     date: str
 
 
-def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute(f"select key, value from [{META_TABLE}]").fetchall())
-
-
 def database_schemas(conn: sqlite3.Connection) -> dict[str, TableSchema]:
     """The schemas a built database was compiled from, as recorded in its `_meta` table."""
-    descriptors = json.loads(read_meta(conn)["schemas"])
-    return {name: parse_schema(descriptor) for name, descriptor in descriptors.items()}
+    return read_meta(conn).model.tables
 
 
 def release_info(conn: sqlite3.Connection) -> ReleaseInfo:
     meta = read_meta(conn)
-    return ReleaseInfo(meta.get("release_version", ""), meta.get("release_date", ""))
+    return ReleaseInfo(meta.get("release_version"), meta.get("release_date"))
 
 
 def plain(value: Any, type_: str) -> Any:

@@ -17,11 +17,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from kechuang.model.derived import derived_columns
+from kechuang.model.meta import read_meta
 from kechuang.model.schema import TableSchema, frictionless_descriptor
-from kechuang.project import Project
 from kechuang.text.numerals import format_number
 
 DESCRIPTOR_FILE = "datapackage.json"
@@ -52,9 +49,7 @@ def table_fields(conn: sqlite3.Connection, schema: TableSchema) -> list[dict[str
     present = {row[1] for row in conn.execute(f"pragma table_info([{schema.name}])")}
     fields = frictionless_descriptor(schema)["fields"]
     fields += [
-        {"name": c.name, "type": c.type, "description": c.description}
-        for c in derived_columns(schema.name)
-        if c.name in present
+        {"name": c.name, "type": c.type, "description": c.description} for c in schema.derived if c.name in present
     ]
     return fields
 
@@ -79,9 +74,9 @@ def _text_of_html(html: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).strip()
 
 
-def package_properties(project: Project, conn: sqlite3.Connection, version: str, date: str) -> dict[str, Any]:
-    """Package-level metadata: title, licence and source from metadata.yml, one source per policy."""
-    metadata = yaml.safe_load(project.metadata_file.read_text(encoding="utf-8")) or {}
+def package_properties(conn: sqlite3.Connection, version: str, date: str) -> dict[str, Any]:
+    """Package-level metadata: title, licence and source from the portal metadata the database was built with."""
+    metadata = read_meta(conn).portal
     sources = [
         {"title": f"{title_zh} · {title_en}", "path": source_file}
         for title_zh, title_en, source_file in conn.execute(
@@ -107,10 +102,10 @@ def package_properties(project: Project, conn: sqlite3.Connection, version: str,
     }
 
 
-def write_package(
-    project: Project, schemas: dict[str, TableSchema], db: Path, folder: Path, version: str, date: str
-) -> dict[str, int]:
-    """Write <table>.csv for every table and datapackage.json describing them; returns row counts.
+def write_package(db: Path, folder: Path, version: str, date: str) -> dict[str, int]:
+    """Write <table>.csv for every table of the database's model and datapackage.json describing them.
+
+    Returns row counts. The model is the one the database was built with (its `_meta`).
 
     The CSVs sit beside the database at the top of the release folder, where the downloads page
     and /releases/<version>/<file> (Datasette or nginx) find them one by one.
@@ -120,7 +115,7 @@ def write_package(
     counts: dict[str, int] = {}
     resources = []
     try:
-        for name, schema in schemas.items():
+        for name, schema in read_meta(conn).model.tables.items():
             fields = table_fields(conn, schema)
             path = data / f"{name}.csv"
             counts[name] = export_table(conn, schema, fields, path)
@@ -141,7 +136,7 @@ def write_package(
                     "schema": table_schema,
                 }
             )
-        descriptor = {**package_properties(project, conn, version, date), "resources": resources}
+        descriptor = {**package_properties(conn, version, date), "resources": resources}
     finally:
         conn.close()
     (folder / DESCRIPTOR_FILE).write_text(json.dumps(descriptor, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -15,8 +15,8 @@ import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kechuang.model.metadata import write_datasette_metadata
-from kechuang.model.schema import load_schemas
+from kechuang.model.meta import read_meta_file
+from kechuang.model.metadata import datasette_metadata
 from kechuang.model.versions import (
     DATABASE_FILE,
     Version,
@@ -84,8 +84,7 @@ def write_release(project: Project, version: str | None = None, today: dt.date |
 def _write_into(project: Project, folder: Path, version: str, date: str) -> ReleaseResult:
     db = folder / DATABASE_FILE
     build_database(project, db, release={"release_version": version, "release_date": date})
-    schemas = load_schemas(project.schemas)
-    counts = write_package(project, schemas, db, folder, version, date)
+    counts = write_package(db, folder, version, date)
     if problems := validate_package(folder):
         raise RuntimeError("the exported Data Package does not validate:\n" + "\n".join(problems[:20]))
 
@@ -99,9 +98,18 @@ def _write_into(project: Project, folder: Path, version: str, date: str) -> Rele
     )
     (folder / CHANGELOG_FILE).write_text(render_markdown(this, before, tables), encoding="utf-8")
     zip_package(folder, archive_name(version), list(counts), extra=(CHANGELOG_FILE, CHANGES_FILE))
-    write_datasette_metadata(project, folder / METADATA_FILE)  # to serve this release anywhere as the portal does
+    write_datasette_metadata(db, folder / METADATA_FILE)  # for stock Datasette: `datasette kechuang.db -m metadata.json`
     write_checksums(folder)
     return ReleaseResult(version, date, folder, str(previous) if previous else None, counts, summary(tables))
+
+
+def write_datasette_metadata(db: Path, path: Path) -> Path:
+    """Datasette's metadata for a built database, from its own `_meta`, as a file."""
+    meta = read_meta_file(db)
+    path.write_text(
+        json.dumps(datasette_metadata(meta.model, meta.portal), ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return path
 
 
 def _info_of(db: Path) -> ReleaseInfo:

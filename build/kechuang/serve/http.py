@@ -18,28 +18,18 @@ from urllib.parse import parse_qsl
 
 from datasette.utils.asgi import Response
 
+from kechuang.serve.state import served_meta
+
 DATABASE = "kechuang"
 CACHE_SECONDS = 300
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
 MAX_QUERY_FIELDS = 64
 log = logging.getLogger("kechuang.serve.http")
-_release_cache: dict[int, dict[str, str]] = {}
 
 
 async def data_release(datasette) -> dict[str, str]:
     """The release the served database carries: version and date (dev builds get a build stamp)."""
-    key = id(datasette)
-    if key not in _release_cache:
-        db = datasette.get_database(DATABASE)
-        rows = await db.execute("select key, value from _meta")
-        meta = {row["key"]: row["value"] for row in rows}
-        built = meta.get("built_at", "")
-        _release_cache[key] = {
-            "version": meta.get("release_version") or "dev-" + built.replace(":", "").replace("-", "")[:15],
-            "date": meta.get("release_date") or built[:10],
-            "built_at": built,
-        }
-    return _release_cache[key]
+    return (await served_meta(datasette)).release
 
 
 def configure_access_log() -> None:

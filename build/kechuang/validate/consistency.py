@@ -22,27 +22,11 @@ from pathlib import Path
 
 import Stemmer
 
+from kechuang.model.meta import read_meta
+
 _WORD = re.compile(r"[A-Za-z0-9]+")
 _ACRONYM_PLURAL = re.compile(r"^([A-Z]{2,})s$")  # SMEs -> SME; the stemmer leaves short words alone
 
-# Pairs of (Chinese, English) fields whose English must use the glossary: table, key expression, zh, en.
-PAIRED_FIELDS: tuple[tuple[str, str, str, str], ...] = (
-    ("measures", "id", "title_zh", "title_en"),
-    ("measures", "id", "text_zh", "text_en"),
-    ("targets", "id", "name_zh", "name_en"),
-    ("targets", "id", "quote_zh", "quote_en"),
-    ("headings", "policy_id || ' ' || section", "heading_zh", "heading_en"),
-    ("platforms", "id", "name_zh", "name_en"),
-    ("funds", "id", "name_zh", "name_en"),
-    ("events", "id", "name_zh", "name_en"),
-    ("indicators", "id", "name_zh", "name_en"),
-    ("platform_mentions", "platform_id || ' ' || measure_id", "quote_zh", "quote_en"),
-    ("fund_mentions", "fund_id || ' ' || measure_id", "quote_zh", "quote_en"),
-    ("event_mentions", "event_id || ' ' || measure_id", "quote_zh", "quote_en"),
-    ("agencies", "id", "name_zh", "name_en"),
-    ("policies", "id", "title_zh", "title_en"),
-    ("policies", "id", "summary_zh", "summary_en"),
-)
 
 # A figure written with a bare magnitude and no measure word (`30万`, `3.4万`) is a plain number:
 # it takes the measure of the indicator it is linked to (persons for a persons indicator).
@@ -141,13 +125,23 @@ def terms_used(text: str, terms: Iterable[GlossaryTerm]) -> set[str]:
     return used
 
 
+def glossary_pairs(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+    """(table, key expression, Chinese, English) for every Chinese field the model marks `x_glossary`."""
+    pairs = []
+    for schema in read_meta(conn).model.tables.values():
+        key = " || ' ' || ".join(schema.primary_key)
+        english = dict(schema.bilingual_pairs)
+        pairs += [(schema.name, key, f.name, english[f.name]) for f in schema.fields if f.glossary]
+    return pairs
+
+
 def glossary_mismatches(conn: sqlite3.Connection) -> list[GlossaryMismatch]:
     """Every (record, English field, term) where the Chinese uses the term and the English does not."""
     terms = glossary_terms(conn)
     by_id = {t.id: t for t in terms}
     renderings = {t.id: [english_words(e) for e in t.english] for t in terms}
     found: list[GlossaryMismatch] = []
-    for table, key, zh, en in PAIRED_FIELDS:
+    for table, key, zh, en in glossary_pairs(conn):
         for record_key, chinese, english in conn.execute(f"select {key}, {zh}, {en} from {table}"):
             if not chinese:
                 continue

@@ -8,29 +8,12 @@ changes the API, its OpenAPI document and its docs together.
 
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from kechuang.model.derived import derived_columns
-from kechuang.model.schema import TableSchema, parse_schema
+from kechuang.model.schema import TableSchema, ordered_by
 
 PREFIX = "/api/v1"
-
-# The published collections, in the order the index lists them. Ids are the tables' own ids.
-COLLECTION_NAMES = (
-    "policies",
-    "measures",
-    "targets",
-    "indicators",
-    "agencies",
-    "platforms",
-    "funds",
-    "events",
-    "jurisdictions",
-    "glossary",
-)
 
 NUMERIC = ("integer", "number")
 RESERVED_KEYS = ("url", "related")  # keys the API adds to records; no column may take them
@@ -169,9 +152,7 @@ def _columns(schema: TableSchema) -> tuple[Column, ...]:
         )
         for f in schema.fields
     ]
-    built = [
-        Column(c.name, c.type, c.description, c.description_zh, derived=True) for c in derived_columns(schema.name)
-    ]
+    built = [Column(c.name, c.type, c.description, c.description_zh, derived=True) for c in schema.derived]
     return tuple(own + built)
 
 
@@ -179,7 +160,7 @@ def _links(schemas: dict[str, TableSchema]) -> list[Link]:
     """Tables whose primary key is two foreign keys: the many-to-many joins between collections."""
     links = []
     for schema in schemas.values():
-        if schema.name in COLLECTION_NAMES or len(schema.primary_key) != 2:
+        if schema.portal.collection is not None or len(schema.primary_key) != 2:
             continue
         fks = [schema.foreign_key_for(c) for c in schema.primary_key]
         if not all(fks):
@@ -281,7 +262,7 @@ def _through_foreign_keys(
     embeds: list[Embed] = []
     for fk in schema.foreign_keys:
         local = fk.fields[0]
-        if fk.table not in COLLECTION_NAMES:
+        if fk.table not in schemas or schemas[fk.table].portal.collection is None:
             continue
         route = Route(fk.table, fk.columns[0], local)
         description = f"The record `{local}` points at, or null. {schema.field(local).description}"
@@ -291,7 +272,7 @@ def _through_foreign_keys(
         target = schemas[fk.table]
         for tf in target.fields:
             tfk = target.foreign_key_for(tf.name)
-            if not (tf.filter and tfk) or tf.name in schema.field_names or tfk.table not in COLLECTION_NAMES:
+            if not (tf.filter and tfk) or tf.name in schema.field_names or schemas.get(tfk.table, target).portal.collection is None:
                 continue
             filters.append(
                 Filter(
@@ -396,17 +377,11 @@ def _summary_columns(schema: TableSchema) -> tuple[str, ...]:
 
 
 def build_catalog(schemas: dict[str, TableSchema]) -> Catalog:
-    """The collections the API publishes, derived from `schemas` (table name → schema)."""
+    """The collections the API publishes (tables with `x_portal.collection`, in its order), from `schemas`."""
     links = _links(schemas)
-    collections = {name: _collection(name, schemas, links) for name in COLLECTION_NAMES if name in schemas}
+    names = [s.name for s in ordered_by(schemas, "collection")]
+    collections = {name: _collection(name, schemas, links) for name in names}
     return Catalog(schemas=schemas, collections=collections)
-
-
-@functools.lru_cache(maxsize=8)
-def catalog_from_json(schemas_json: str) -> Catalog:
-    """The catalog of a built database, from the schemas it records in `_meta` (parsed once per process)."""
-    descriptors: dict[str, Any] = json.loads(schemas_json)
-    return build_catalog({name: parse_schema(d) for name, d in descriptors.items()})
 
 
 def json_value(column: Column, value: Any) -> Any:

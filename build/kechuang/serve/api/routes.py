@@ -8,6 +8,7 @@ the request; it is kept in a per-process cache and revalidated by ETag. Views ru
 from __future__ import annotations
 
 import sqlite3
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,15 +17,11 @@ from urllib.parse import unquote, urlencode
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
-from kechuang.model.schema import load_schemas
-from kechuang.project import Project
 from kechuang.serve import http as web
 from kechuang.serve.api.collections import (
-    COLLECTION_NAMES,
     PREFIX,
     Catalog,
     build_catalog,
-    catalog_from_json,
     json_value,
 )
 from kechuang.serve.api.csv_export import write_csv
@@ -35,6 +32,7 @@ from kechuang.serve.api.openapi import openapi_document
 from kechuang.serve.api.pagination import Position, encode_cursor
 from kechuang.serve.api.query import ListQuery, known_params, parse_list_query
 from kechuang.serve.http import HttpError
+from kechuang.serve.state import served_meta
 
 JSON = "application/json"
 CSV = "text/csv"
@@ -62,28 +60,22 @@ class ApiState:
         return self._spec
 
 
-_states: dict[int, ApiState] = {}
+_states: weakref.WeakKeyDictionary[Any, ApiState] = weakref.WeakKeyDictionary()
 
 
 async def api_state(datasette) -> ApiState:
-    key = id(datasette)
-    if key not in _states:
+    if datasette not in _states:
         db = datasette.get_database(web.DATABASE)
         release = await web.data_release(datasette)
-        rows = await db.execute("select value from _meta where key = 'schemas'")
-        recorded = rows.first()
-        if recorded is not None:
-            catalog = catalog_from_json(recorded["value"])
-        else:  # a database built before the schemas were recorded in it
-            catalog = build_catalog(load_schemas(Project.locate().schemas))
+        catalog = build_catalog((await served_meta(datasette)).model.tables)
         totals, examples = {}, {}
         for name, collection in catalog.collections.items():
             first = (await db.execute(f'select count(*), min("{collection.key}") from "{name}"')).first()
             totals[name] = first[0]
             if first[1] is not None:
                 examples[name] = first[1]
-        _states[key] = ApiState(catalog, release, totals, examples)
-    return _states[key]
+        _states[datasette] = ApiState(catalog, release, totals, examples)
+    return _states[datasette]
 
 
 async def run(datasette, fn) -> Any:
@@ -143,7 +135,7 @@ def _remember(request, state: ApiState, media: str, body: bytes, content_type: s
 
 def finished_responses(datasette) -> web.ResponseCache | None:
     """The fast path's cache for `datasette`, once the API has answered there."""
-    state = _states.get(id(datasette))
+    state = _states.get(datasette)
     return state.finished if state is not None else None
 
 
@@ -202,7 +194,7 @@ def _collection(state: ApiState, name: str):
     if collection is None:
         raise HttpError(
             404,
-            f"There is no collection {name[:60]!r}; the collections are {', '.join(COLLECTION_NAMES)}.",
+            f"There is no collection {name[:60]!r}; the collections are {', '.join(state.catalog.collections)}.",
             "collection",
         )
     return collection

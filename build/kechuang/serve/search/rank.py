@@ -24,7 +24,7 @@ PHRASE_BOOST = 1.5
 TITLE_BOOST = 2.0
 NAMED_BOOST = 3.0  # the query is the record's own name (or a glossary term's form); less when it is a part
 # At most this many matching records are counted and ranked: the first ones in index order
-# (index.TYPE_ORDER puts policies, indicators and targets first). The real data is far below it; a
+# (`x_portal.search` in the schemas puts policies, indicators and targets first). The real data is far below it; a
 # corpus of a million passages is not, and the cap keeps a query for 创新 as fast as one for 光谷.
 MATCH_CAP = 2_000
 

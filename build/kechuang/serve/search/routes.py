@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -17,11 +18,11 @@ from urllib.parse import urlencode
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
-from kechuang.model.meta import compiled_schemas
 from kechuang.serve import http as web
 from kechuang.serve.search.rank import MATCH_CAP
 from kechuang.serve.search.service import SearchIndex, SearchResult, load_search_index, run_search
 from kechuang.serve.site.routes import HTML, VARY, request_language
+from kechuang.serve.state import served_meta
 
 API_PATH = r"^/api/v1/search$"
 PAGE_PATH = r"^/-/search$"
@@ -52,29 +53,22 @@ class SearchContext:
         return self.index.types
 
 
-_contexts: dict[tuple[int, str], SearchContext] = {}
+_contexts: weakref.WeakKeyDictionary[Any, SearchContext] = weakref.WeakKeyDictionary()
 
 
 async def search_context(datasette, release: dict[str, str]) -> SearchContext:
     """The index of the served database; HttpError 503 when it was built without one."""
-    key = (id(datasette), release["built_at"])
-    if key not in _contexts:
+    if datasette not in _contexts:
         db = datasette.get_database(web.DATABASE)
-
-        def load(conn: sqlite3.Connection) -> SearchContext:
-            from sqlite_utils import Database
-
-            # no PRAGMA recursive_triggers: served connections refuse state changes (kechuang.serve.security)
-            schemas = compiled_schemas(Database(conn, recursive_triggers=False))
-            labels = {name: (s.title, s.title_zh) for name, s in schemas.items()}
-            return SearchContext(load_search_index(conn), labels)
-
+        schemas = (await served_meta(datasette)).model.tables
+        labels = {name: (s.title, s.title_zh) for name, s in schemas.items()}
         try:
-            _contexts[key] = await db.execute_fn(load)
+            index = await db.execute_fn(load_search_index)
         except sqlite3.OperationalError as error:
             message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
             raise web.HttpError(503, message, code="search_unavailable") from None
-    return _contexts[key]
+        _contexts[datasette] = SearchContext(index, labels)
+    return _contexts[datasette]
 
 
 def _integer(params: dict[str, str], name: str, default: int, low: int, high: int) -> int:

@@ -1,4 +1,4 @@
-"""The data dictionary, generated from the Frictionless schemas and the build's derived columns.
+"""The data dictionary, generated from the model the served database was built with.
 
 Nothing here is written by hand: a column added to a schema appears in the dictionary in both languages.
 """
@@ -7,9 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kechuang.model.derived import derived_columns
 from kechuang.model.schema import TableSchema
-from kechuang.model.views import VIEWS
+from kechuang.model.views import View
 
 
 @dataclass(frozen=True)
@@ -43,29 +42,17 @@ def dictionary_tables(schemas: dict[str, TableSchema], lang: str) -> list[Dictio
     tables = []
     for name, schema in schemas.items():
         fields = []
-        for f in schema.fields:
+        for f in schema.columns:
             fk = schema.foreign_key_for(f.name)
             fields.append(
                 DictionaryField(
                     name=f.name,
                     type=f.type,
                     required=f.required,
-                    built=False,
+                    built=f.derived,
                     description=(f.description_zh or f.description) if lang == "zh" else f.description,
                     enum=f.enum or (),
                     references=f"{fk.table}.{fk.columns[0]}" if fk else None,
-                )
-            )
-        for c in derived_columns(name):
-            fields.append(
-                DictionaryField(
-                    name=c.name,
-                    type=c.type,
-                    required=False,
-                    built=True,
-                    description=(c.description_zh or c.description) if lang == "zh" else c.description,
-                    enum=(),
-                    references=None,
                 )
             )
         tables.append(
@@ -80,6 +67,9 @@ def dictionary_tables(schemas: dict[str, TableSchema], lang: str) -> list[Dictio
     return tables
 
 
-def dictionary_views() -> list[DictionaryView]:
-    """The convenience views; their descriptions exist in English only (views.py)."""
-    return [DictionaryView(name, description) for name, (description, _sql) in VIEWS.items()]
+def dictionary_views(views: dict[str, View], lang: str) -> list[DictionaryView]:
+    """The convenience views, described in `lang`."""
+    return [
+        DictionaryView(name, (view.description_zh or view.description) if lang == "zh" else view.description)
+        for name, view in views.items()
+    ]

@@ -10,9 +10,11 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from kechuang.model import Model
+from kechuang.model.metadata import DATABASE_NAME as DATABASE
 from kechuang.serve.site.charts import timeline_chart
 from kechuang.serve.site.figures import describe_target, english_number
 from kechuang.serve.site.reader import Mark, read_policy
@@ -20,22 +22,6 @@ from kechuang.text.numerals import format_number
 
 Query = Callable[[str, dict[str, Any] | None], Awaitable[list[dict[str, Any]]]]
 PAGE_SIZE = 50
-MENTION_KINDS = {
-    # list page → (table, mention table, key column, anchor prefix)
-    "platforms": ("platforms", "platform_mentions", "platform_id", "pm"),
-    "funds": ("funds", "fund_mentions", "fund_id", "fm"),
-    "events": ("events", "event_mentions", "event_id", "em"),
-}
-COUNT_LINKS = {
-    "policies": "/policies",
-    "targets": "/targets",
-    "measures": "/kechuang/measures_detail",
-    "agencies": "/agencies",
-    "indicators": "/indicators",
-    "platforms": "/platforms",
-    "funds": "/funds",
-    "events": "/events",
-}
 TARGET_FILTERS = ("jurisdiction", "policy", "year", "indicator", "agency", "status")
 
 
@@ -63,6 +49,13 @@ class PageRequest:
     strings: dict[str, Any]
     args: dict[str, str]
     key: str = ""
+    model: Model = field(default_factory=lambda: Model({}, {}))  # the model the served database was built with
+
+
+def mention_kinds(model: Model) -> dict[str, tuple[str, str, str, str]]:
+    """Tables whose records measures mention (`x_portal.mentions`): page → (table, link table, key, anchor)."""
+    return {s.name: (s.name, s.portal.mentions.table, s.portal.mentions.key, s.portal.mentions.anchor)
+            for s in model.mentioned if s.portal.mentions}
 
 
 def pick(row: dict[str, Any], base: str, lang: str) -> str:
@@ -165,7 +158,8 @@ async def _target_cards(query: Query, rows: list[dict[str, Any]], req: PageReque
 
 async def home(query: Query, req: PageRequest) -> dict[str, Any]:
     """What the portal holds: counts, deadlines, jurisdictions and the documents."""
-    tables = ("policies", "targets", "measures", "agencies", "indicators", "platforms", "funds", "events")
+    links = {s.name: s.portal.page or f"/{DATABASE}/{s.name}" for s in req.model.by_role("home")}
+    tables = list(links)
     counts_sql = "select " + ", ".join(f"(select count(*) from {t}) as {t}" for t in tables)
     counts = (await query(counts_sql, None))[0]
     years = await query(
@@ -178,7 +172,7 @@ async def home(query: Query, req: PageRequest) -> dict[str, Any]:
         None,
     )
     return {
-        "counts": [{"key": t, "n": counts[t], "href": COUNT_LINKS[t]} for t in tables],
+        "counts": [{"key": t, "n": counts[t], "href": links[t]} for t in tables],
         "years": years,
         "jurisdictions": [{"id": j["id"], "name": pick(j, "name", req.lang), "n": j["n"]} for j in jurisdictions],
         "policies": await _policy_rows(query, req),
@@ -365,7 +359,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
         )
         for r, card in zip(target_rows, cards, strict=True)
     ]
-    for page_name, (table, mentions, key, prefix) in MENTION_KINDS.items():
+    for page_name, (table, mentions, key, prefix) in mention_kinds(req.model).items():
         rows = await query(
             f"""select x.{key} as entity_id, x.measure_id, x.quote_start, x.quote_end, e.name_zh, e.name_en
                 from {mentions} x join {table} e on e.id = x.{key} join measures m on m.id = x.measure_id
@@ -557,7 +551,7 @@ def fund_amount(row: dict[str, Any], lang: str) -> str:
 
 async def entities(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
     """Platforms, funds or events: each with its jurisdiction and how often the policies mention it."""
-    table, mentions, key, _prefix = MENTION_KINDS[kind]
+    table, mentions, key, _prefix = mention_kinds(req.model)[kind]
     rows = await query(
         f"""select e.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
                    (select count(*) from {mentions} x where x.{key} = e.id) as mentions
@@ -584,7 +578,7 @@ async def entities(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
 
 async def entity(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
     """One platform, fund or event and every sentence that mentions it, linked into the policy reader."""
-    table, mentions, key, prefix = MENTION_KINDS[kind]
+    table, mentions, key, prefix = mention_kinds(req.model)[kind]
     found = await query(
         f"""select e.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en
             from {table} e join jurisdictions j on j.id = e.jurisdiction_id where e.id = :id""",

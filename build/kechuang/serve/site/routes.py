@@ -20,11 +20,10 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from datasette.utils.asgi import Response
 
-from kechuang.model.schema import load_schemas
-from kechuang.model.views import VIEWS
-from kechuang.project import Project
+from kechuang import assets
 from kechuang.serve import http as web
 from kechuang.serve.site import dictionary, downloads, i18n, markdown, pages
+from kechuang.serve.state import served_meta, served_meta_now
 
 HTML = "text/html; charset=utf-8"
 VARY = "Accept, Accept-Encoding, Accept-Language, Cookie"
@@ -39,13 +38,8 @@ NAV = (
 Builder = Callable[[pages.Query, pages.PageRequest], Awaitable[dict[str, Any]]]
 
 
-@functools.cache
-def project() -> Project:
-    return Project.locate()
-
-
 def strings(lang: str) -> dict[str, Any]:
-    return i18n.load_catalogue(project().site / "i18n", lang)
+    return i18n.load_catalogue(assets.I18N, lang)
 
 
 LANG_SCOPE_KEY = "kechuang.lang"
@@ -71,7 +65,7 @@ def _asset_hash(path: str, stamp: float) -> str:
 
 def asset_url(name: str) -> str:
     """/static/<name>?<content hash>, so a changed stylesheet is never served stale from a cache."""
-    path = project().site / "static" / name
+    path = assets.STATIC / name
     return f"/static/{name}?{_asset_hash(str(path), path.stat().st_mtime)}"
 
 
@@ -193,6 +187,7 @@ def page(template: str, build: Builder) -> Callable:
             strings=strings(lang),
             args={k: v for k, v in parse_qsl(request.query_string, keep_blank_values=True)},
             key=request.url_vars.get("id", ""),
+            model=(await served_meta(datasette)).model,
         )
         try:
             context = await build(_query(datasette), req)
@@ -207,7 +202,7 @@ def page(template: str, build: Builder) -> Callable:
 
 def _markdown_builder(name: str) -> Builder:
     async def build(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
-        rendered = markdown.render_page(project().site / "pages", name, req.lang)
+        rendered = markdown.render_page(assets.PAGES, name, req.lang)
         if rendered is None:
             raise pages.NotFound("page", name)
         return {"name": name, "title": rendered.title, "body": rendered.body}
@@ -217,8 +212,8 @@ def _markdown_builder(name: str) -> Builder:
 
 async def _dictionary(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
     return {
-        "tables": dictionary.dictionary_tables(load_schemas(project().schemas), req.lang),
-        "views": dictionary.dictionary_views(),
+        "tables": dictionary.dictionary_tables(req.model.tables, req.lang),
+        "views": dictionary.dictionary_views(req.model.views, req.lang),
     }
 
 
@@ -226,19 +221,19 @@ def _downloads_builder(datasette) -> Builder:
     async def build(query: pages.Query, req: pages.PageRequest) -> dict[str, Any]:
         db = datasette.get_database(web.DATABASE)
         path = Path(db.path) if db.path else None
-        schemas = load_schemas(project().schemas)
+        schemas = req.model.tables
         tables = [
             {"name": name, "title": (s.title_zh or s.title) if req.lang == "zh" else s.title}
             for name, s in schemas.items()
         ]
         return {
-            "releases": downloads.list_releases(project().dist / "releases"),
+            "releases": downloads.list_releases(downloads.releases_folder(path)),
             "database": {
                 "href": f"/{web.DATABASE}.db",
                 "size": path.stat().st_size if path and path.exists() else None,
             },
             "tables": tables,
-            "views": list(VIEWS),
+            "views": list(req.model.views),
         }
 
     return build
@@ -272,7 +267,8 @@ async def release_file(request, datasette) -> Response:
     if refused := _method_not_allowed(request):
         return refused
     version, name = request.url_vars["version"], request.url_vars["name"]
-    path = downloads.release_file(project().dist / "releases", version, name)
+    served = datasette.get_database(web.DATABASE).path
+    path = downloads.release_file(downloads.releases_folder(Path(served) if served else None), version, name)
     if path is None:
         return await error_page(request, datasette, 404, f"no file {name!r} in release {version!r}", param="name")
     release = await web.data_release(datasette)
@@ -325,7 +321,7 @@ def site_routes(datasette) -> list[Route]:
             "Agency: the measures it leads or shares and their targets",
         ),
     ]
-    for kind in pages.MENTION_KINDS:
+    for kind in pages.mention_kinds(served_meta_now(datasette).model):
         listing, item = _entity_builders(kind)
         found.append(Route(rf"^/{kind}$", page("portal/entities.html", listing), kind.capitalize()))
         found.append(
