@@ -3,7 +3,8 @@
 from datasette import hookimpl
 
 from kechuang.serve import http as web
-from kechuang.serve.api import api_fast_path, api_routes
+from kechuang.serve.api.fastpath import fast_path
+from kechuang.serve.api.routes import api_routes, finished_responses
 
 
 @hookimpl
@@ -13,7 +14,7 @@ def register_routes():
 
 @hookimpl
 def asgi_wrapper(datasette):
-    return api_fast_path(datasette)
+    return fast_path(datasette, finished_responses)  # replays finished API responses (fastpath.py)
 
 
 @hookimpl

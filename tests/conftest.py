@@ -236,6 +236,7 @@ def launch_portal(
     stderr=subprocess.DEVNULL,
     plugins: Path | None = None,
     env=None,
+    cwd: Path | None = None,
 ) -> subprocess.Popen:
     """The portal's own `datasette serve` command line as a child process (`plugins` replaces plugins/)."""
     args = portal_arguments(db, port)
@@ -247,6 +248,7 @@ def launch_portal(
         stderr=stderr,
         text=True,
         env={**os.environ, **(env or {})},
+        cwd=cwd,
     )
 
 

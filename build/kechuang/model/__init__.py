@@ -13,7 +13,7 @@ from kechuang.model.schema import TableSchema, load_schemas, ordered_by
 from kechuang.model.views import View, load_views
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: one model per build, cached per model
 class Model:
     """The tables (in dependency order) and views of one build."""
 

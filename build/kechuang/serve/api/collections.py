@@ -8,9 +8,11 @@ changes the API, its OpenAPI document and its docs together.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+from kechuang.model import Model
 from kechuang.model.schema import TableSchema, ordered_by
 
 PREFIX = "/api/v1"
@@ -382,6 +384,12 @@ def build_catalog(schemas: dict[str, TableSchema]) -> Catalog:
     names = [s.name for s in ordered_by(schemas, "collection")]
     collections = {name: _collection(name, schemas, links) for name in names}
     return Catalog(schemas=schemas, collections=collections)
+
+
+@functools.lru_cache(maxsize=8)
+def catalog_of(model: Model) -> Catalog:
+    """The catalog of a model, built once per model (a served database's model lives as long as it is served)."""
+    return build_catalog(model.tables)
 
 
 def json_value(column: Column, value: Any) -> Any:

@@ -21,7 +21,7 @@ from kechuang.serve import http as web
 from kechuang.serve.api.collections import (
     PREFIX,
     Catalog,
-    build_catalog,
+    catalog_of,
     json_value,
 )
 from kechuang.serve.api.csv_export import write_csv
@@ -67,7 +67,7 @@ async def api_state(datasette) -> ApiState:
     if datasette not in _states:
         db = datasette.get_database(web.DATABASE)
         release = await web.data_release(datasette)
-        catalog = build_catalog((await served_meta(datasette)).model.tables)
+        catalog = catalog_of((await served_meta(datasette)).model)
         totals, examples = {}, {}
         for name, collection in catalog.collections.items():
             first = (await db.execute(f'select count(*), min("{collection.key}") from "{name}"')).first()

@@ -15,14 +15,25 @@ from typing import Any
 
 from kechuang.model import Model
 from kechuang.model.metadata import DATABASE_NAME as DATABASE
+from kechuang.serve.api.collections import catalog_of
+from kechuang.serve.api.query import parse_list_query
+from kechuang.serve.http import HttpError
 from kechuang.serve.site.charts import timeline_chart
 from kechuang.serve.site.figures import describe_target, english_number
 from kechuang.serve.site.reader import Mark, read_policy
 from kechuang.text.numerals import format_number
 
-Query = Callable[[str, dict[str, Any] | None], Awaitable[list[dict[str, Any]]]]
+Query = Callable[[str, dict[str, Any] | list[Any] | None], Awaitable[list[dict[str, Any]]]]
 PAGE_SIZE = 50
-TARGET_FILTERS = ("jurisdiction", "policy", "year", "indicator", "agency", "status")
+# The targets browser's filters: page parameter → the /api/v1/targets filter whose SQL it uses.
+TARGET_FILTERS = {
+    "jurisdiction": "jurisdiction",
+    "policy": "policy",
+    "year": "deadline_year",
+    "indicator": "indicator",
+    "agency": "agency",
+    "status": "status",
+}
 
 
 class NotFound(Exception):
@@ -193,30 +204,10 @@ async def targets(query: Query, req: PageRequest) -> dict[str, Any]:
     args = req.args
     year = _int_param(args, "year", 1900, 2100)
     page = _int_param(args, "page", 1, 100_000) or 1
-    status = args.get("status", "").strip()
-    if status and status not in ("stated", "redacted"):
-        raise BadRequest("status", f"status must be stated or redacted, not {status[:40]!r}")
     chosen = {name: args.get(name, "").strip() for name in TARGET_FILTERS}
-    where, params = [], {}
-    if chosen["jurisdiction"]:
-        where.append("p.jurisdiction_id = :jurisdiction")
-        params["jurisdiction"] = chosen["jurisdiction"]
-    if chosen["policy"]:
-        where.append("t.policy_id = :policy")
-        params["policy"] = chosen["policy"]
     if year is not None:
-        where.append("t.deadline_year = :year")
-        params["year"] = year
-    if chosen["indicator"]:
-        where.append("t.indicator_id = :indicator")
-        params["indicator"] = chosen["indicator"]
-    if chosen["agency"]:
-        where.append("t.measure_id in (select measure_id from measure_agencies where agency_id = :agency)")
-        params["agency"] = chosen["agency"]
-    if status:
-        where.append("t.status = :status")
-        params["status"] = status
-    clause = (" where " + " and ".join(where)) if where else ""
+        chosen["year"] = str(year)
+    clause, params = _target_conditions(req.model, chosen)
     total = (await query(f"select count(*) as n from targets t join policies p on p.id = t.policy_id{clause}", params))[
         0
     ]["n"]
@@ -246,6 +237,18 @@ async def targets(query: Query, req: PageRequest) -> dict[str, Any]:
         "targets": await _target_cards(query, rows, req),
         "filtered": bool(kept),
     }
+
+
+def _target_conditions(model: Model, chosen: dict[str, str]) -> tuple[str, list[Any]]:
+    """The WHERE clause of the chosen filters, generated as /api/v1/targets generates it from the model."""
+    collection = catalog_of(model).collections["targets"]
+    wanted = {TARGET_FILTERS[name]: value for name, value in chosen.items() if value}
+    try:
+        listed = parse_list_query(collection, wanted)
+    except HttpError as refused:
+        page_param = next((k for k, v in TARGET_FILTERS.items() if v == refused.param), refused.param or "")
+        raise BadRequest(page_param, refused.message.replace(refused.param or "", page_param, 1)) from None
+    return listed.where(with_cursor=False)
 
 
 async def _target_filter_options(query: Query, lang: str) -> dict[str, list[dict[str, Any]]]:

@@ -137,7 +137,7 @@ def chrome_for(request, release: dict[str, str]) -> dict[str, Any]:
 def _query(datasette) -> pages.Query:
     db = datasette.get_database(web.DATABASE)
 
-    async def run(sql: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:
+    async def run(sql: str, params: dict[str, Any] | list[Any] | None) -> list[dict[str, Any]]:
         results = await db.execute(sql, params or {})
         return [dict(row) for row in results.rows]
 

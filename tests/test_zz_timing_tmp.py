@@ -1,0 +1,290 @@
+"""`kechuang serve --workers N`: real nginx from Debian in front of real Datasette workers, on loopback.
+
+Workers are killed one by one under load, and a release is published while serving; no request may fail.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import add_table_rows, free_port
+from kechuang.operations.cluster import Cluster, find_nginx, render_template
+from kechuang.project import Project
+from kechuang.release.publish import write_release
+
+pytestmark = pytest.mark.nginx
+
+
+@dataclasses.dataclass
+class Served:
+    """A `kechuang serve --workers N` process and where it keeps its state."""
+
+    process: subprocess.Popen
+    run_dir: Path
+    url: str
+
+    def state(self) -> dict:
+        return json.loads((self.run_dir / "state.json").read_text(encoding="utf-8"))
+
+    def wait_for(self, condition: Callable[[dict], bool], timeout: float = 90) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the supervisor exited with {self.process.returncode}"
+            try:
+                state = self.state()
+            except (OSError, ValueError):
+                state = None
+            if state and condition(state):
+                return state
+            time.sleep(0.1)
+        raise TimeoutError("the supervisor did not reach the expected state")
+
+
+@pytest.fixture
+def serve_workers(project: Project) -> Iterator[Callable[..., Served]]:
+    """Factory: start the real command in the background; stopped (SIGTERM) at the end of the test."""
+    started: list[Served] = []
+
+    def start(dist: Path, *args: str) -> Served:
+        port = free_port()
+        run_dir = dist / "run"
+        dist.mkdir(parents=True, exist_ok=True)
+        log = (dist / "serve.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kechuang.cli", "serve", "--port", str(port), *args],
+            cwd=project.root,
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "KECHUANG_DIST": str(dist)},
+        )
+        served = Served(process, run_dir, f"http://127.0.0.1:{port}")
+        started.append(served)
+        served.wait_for(lambda state: bool(state.get("workers")))
+        return served
+
+    yield start
+    for served in started:
+        served.process.send_signal(signal.SIGTERM)
+        try:
+            assert served.process.wait(60) == 0, "the supervisor did not stop cleanly"
+        finally:
+            if served.process.poll() is None:
+                served.process.kill()
+        assert not (served.run_dir / "state.json").exists()
+
+
+class Load:
+    """A pool of httpx clients (keep-alive, like real API users) requesting URLs in a loop."""
+
+    def __init__(self, base_url: str, paths: list[str], clients: int = 6):
+        self.base_url = base_url
+        self.paths = paths
+        self.clients = clients
+        self.errors: Counter[str] = Counter()
+        self.answers: list[tuple[float, str, int, str]] = []  # successes: (sent at, path, status, release)
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(i,), daemon=True) for i in range(clients)]
+
+    def _run(self, index: int) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            n = index
+            while not self._stop.is_set():
+                path = self.paths[n % len(self.paths)]
+                n += 1
+                sent = time.monotonic()
+                try:
+                    response = client.get(path)
+                except httpx.HTTPError as error:
+                    self.errors[f"{path}: {type(error).__name__} {error}"] += 1
+                    continue
+                if response.status_code != 200:
+                    self.errors[f"{path}: HTTP {response.status_code}"] += 1
+                    continue
+                release = response.json().get("version", "") if path == "/-/release.json" else ""
+                self.answers.append((sent, path, response.status_code, release))
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(60)
+
+    def count(self) -> int:
+        """Successful answers so far."""
+        return len(self.answers)
+
+    def wait_for_answers(self, more: int, timeout: float = 30) -> None:
+        target = self.count() + more
+        deadline = time.monotonic() + timeout
+        while self.count() < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert self.count() >= target, "the load stalled"
+
+
+PATHS = [
+    "/-/release.json",
+    "/kechuang/jurisdictions.json?_shape=objects",
+    "/kechuang/units.json?_shape=array&_size=5",
+    "/kechuang.json",
+]
+
+
+def test_rendered_config_passes_nginx_test(project: Project, tmp_path: Path):
+    for cache in (True, False):
+        run_dir = tmp_path / ("cache" if cache else "no-cache")
+        cluster = Cluster(project, 3, "127.0.0.1", free_port(), run_dir, cache=cache)
+        for folder in ("logs", "tmp", "cache"):
+            (run_dir / folder).mkdir(parents=True)
+        config = cluster.nginx_config()
+        assert "{{" not in config
+        assert config.count("server unix:") == 3
+        assert f"proxy_cache {'kechuang' if cache else 'off'};" in config
+        (run_dir / "nginx.conf").write_text(config, encoding="utf-8")
+        done = subprocess.run(
+            [find_nginx(), "-t", "-e", str(run_dir / "logs/error.log"), "-p", str(run_dir), "-c", "nginx.conf"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+
+
+def test_template_placeholders_must_all_be_given():
+    assert render_template("listen {{ listen }};", {"listen": "127.0.0.1:80"}) == "listen 127.0.0.1:80;"
+    with pytest.raises(KeyError, match="listen"):
+        render_template("listen {{ listen }};", {})
+
+
+def test_proxy_balances_caches_and_compresses(serve_workers, built_db: Path, tmp_path: Path):
+    served = serve_workers(tmp_path / "dist", "--workers", "2", "--db", str(built_db))
+    with httpx.Client(base_url=served.url, timeout=30) as client:
+        first = client.get("/-/release.json")
+        second = client.get("/-/release.json")
+        assert first.status_code == second.status_code == 200
+        assert (first.headers["x-cache-status"], second.headers["x-cache-status"]) == ("MISS", "HIT")
+        assert second.headers["etag"] == first.headers["etag"]
+        assert second.headers["x-data-release"] == first.json()["version"]
+        # The cache answers a conditional request from the stored ETag.
+        revalidated = client.get("/-/release.json", headers={"If-None-Match": first.headers["etag"]})
+        assert revalidated.status_code == 304
+        # Datasette's own pages say max-age=5: cached too, for that long.
+        client.get("/kechuang/units.json")
+        assert client.get("/kechuang/units.json").headers["x-cache-status"] == "HIT"
+        # Errors are not kept.
+        for _ in range(2):
+            missing = client.get("/kechuang/no_such_table.json")
+            assert missing.status_code == 404
+            assert missing.headers.get("x-cache-status") != "HIT"
+        compressed = client.get("/kechuang/units.json?_shape=array", headers={"Accept-Encoding": "gzip"})
+        assert compressed.headers["content-encoding"] == "gzip"
+        assert compressed.json()  # httpx decompressed it
+    # Both workers answered: nginx's log names the socket of every upstream it used (the log is flushed
+    # every 2 s, so it is read until both are there or a generous deadline passes).
+    access_log = served.run_dir / "logs" / "access.log"
+    deadline = time.monotonic() + 30
+    log = ""
+    while time.monotonic() < deadline and not ("/w0.sock " in log and "/w1.sock " in log):
+        time.sleep(0.2)
+        log = access_log.read_text(encoding="utf-8") if access_log.exists() else ""
+    assert "/w0.sock " in log and "/w1.sock " in log, log[-2000:]
+
+
+@pytest.mark.slow
+def test_requests_keep_succeeding_while_workers_die_one_by_one(serve_workers, built_db: Path, tmp_path: Path):
+    served = serve_workers(tmp_path / "dist", "--workers", "2", "--no-cache", "--db", str(built_db))
+    with Load(served.url, PATHS) as load:
+        load.wait_for_answers(50)
+        for slot in (0, 1):
+            victim = served.state()["workers"][slot]["pid"]
+            os.kill(victim, signal.SIGKILL)
+            load.wait_for_answers(100)  # answered by the surviving worker while this one is down
+            served.wait_for(lambda state, s=slot, v=victim: state["workers"][s]["pid"] != v)
+            load.wait_for_answers(50)
+    assert not load.errors, load.errors
+    assert load.count() >= 300
+
+
+def edited_datasets(source: Path, target: Path, term_en: str) -> Path:
+    shutil.copytree(source, target)
+    add_table_rows(target, "glossary", {"id": "zz-swap-term", "term_zh": "切换测试术语", "term_en": term_en})
+    return target
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cache", ["--cache", "--no-cache"])
+def test_publishing_a_release_while_serving_fails_no_request(
+    serve_workers, project: Project, sample, tmp_path: Path, cache: str
+):
+    """Releases of the test sample (small: the release's build, package and switch are what is tested)."""
+    T0 = time.monotonic(); P = lambda m: print(f"\n{time.monotonic()-T0:6.2f} {m}", flush=True)
+    dist = tmp_path / "dist"
+    first = edited_datasets(sample.datasets, tmp_path / "first", "Open competition mechanism")
+    write_release(dataclasses.replace(project, datasets=first, dist_dir=dist), "2026.11.0")
+    second = edited_datasets(sample.datasets, tmp_path / "second", "Open-competition mechanism")
+    P("released first")
+    served = serve_workers(dist, "--workers", "2", cache)
+    P("served")
+    assert served.state()["release"]["version"] == "2026.11.0"
+    term = "/kechuang/glossary/zz-swap-term.json?_shape=objects"
+    with Load(served.url, [*PATHS, term]) as load:
+        load.wait_for_answers(100)
+        P("100 answers")
+        done = subprocess.run(
+            [sys.executable, "-m", "kechuang.cli", "release", "--datasets", str(second), "--version", "2026.11.1"],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "KECHUANG_DIST": str(dist)},
+        )
+        switched_at = time.monotonic()
+        P("released second")
+        load.wait_for_answers(100)
+        P("100 more")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "The running portal now serves 2026.11.1." in done.stdout
+    assert not load.errors, load.errors
+    releases = [(sent, release) for sent, path, _status, release in load.answers if path == "/-/release.json"]
+    assert {release for sent, release in releases if sent < switched_at} >= {"2026.11.0"}
+    assert {release for sent, release in releases if sent > switched_at} == {"2026.11.1"}
+    with httpx.Client(base_url=served.url) as client:
+        assert client.get(term).json()["rows"][0]["term_en"] == "Open-competition mechanism"
+    assert served.state()["db"] == str(dist / "releases" / "2026.11.1" / "kechuang.db")
+
+
+def test_a_failed_switch_keeps_serving_the_old_release(project: Project, built_db: Path, tmp_path: Path):
+    """A file the workers cannot serve is refused; the running workers are untouched."""
+    cluster = Cluster(project, 1, "127.0.0.1", free_port(), tmp_path / "run", cache=False, log=lambda _m: None)
+    cluster.start(built_db)
+    try:
+        before = [w.process.pid for w in cluster.workers]
+        broken = tmp_path / "broken.db"
+        broken.write_bytes(b"not a database")
+        assert cluster.switch(broken) is False
+        assert [w.process.pid for w in cluster.workers] == before
+        assert httpx.get(cluster.url + "/kechuang.json", timeout=10).status_code == 200
+    finally:
+        cluster.stop()
+
+
+def test_cluster_needs_a_worker(project: Project, tmp_path: Path):
+    with pytest.raises(ValueError, match="at least one worker"):
+        Cluster(project, 0, "127.0.0.1", 1, tmp_path)
