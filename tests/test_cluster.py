@@ -88,12 +88,14 @@ def serve_workers(project: Project) -> Iterator[Callable[..., Served]]:
 
 
 class Load:
-    """A pool of httpx clients (keep-alive, like real API users) requesting URLs in a loop."""
+    """A pool of httpx clients (keep-alive, like real API users) requesting URLs in a loop; with `pause`,
+    each client waits that long between requests."""
 
-    def __init__(self, base_url: str, paths: list[str], clients: int = 6):
+    def __init__(self, base_url: str, paths: list[str], clients: int = 6, pause: float = 0.0):
         self.base_url = base_url
         self.paths = paths
         self.clients = clients
+        self.pause = pause
         self.errors: Counter[str] = Counter()
         self.answers: list[tuple[float, str, int, str]] = []  # successes: (sent at, path, status, release)
         self._stop = threading.Event()
@@ -102,7 +104,7 @@ class Load:
     def _run(self, index: int) -> None:
         with httpx.Client(base_url=self.base_url, timeout=30) as client:
             n = index
-            while not self._stop.is_set():
+            while not self._stop.wait(self.pause):
                 path = self.paths[n % len(self.paths)]
                 n += 1
                 sent = time.monotonic()
@@ -241,7 +243,9 @@ def test_publishing_a_release_while_serving_fails_no_request(
     served = serve_workers(dist, "--workers", "2", cache)
     assert served.state()["release"]["version"] == "2026.11.0"
     term = "/kechuang/glossary/zz-swap-term.json?_shape=objects"
-    with Load(served.url, [*PATHS, term]) as load:
+    # Paced (a request every 10 ms per client, so several are in flight at any moment of the switch), so the
+    # release being built and the workers it starts are not starved of CPU by the load itself.
+    with Load(served.url, [*PATHS, term], pause=0.01) as load:
         load.wait_for_answers(100)
         done = subprocess.run(
             [sys.executable, "-m", "kechuang.cli", "release", "--datasets", str(second), "--version", "2026.11.1"],

@@ -13,7 +13,7 @@ each, round-robin for `--rounds` rounds (plus, for reference, the same bytes fro
 uvicorn: the ceiling of any Python server); the table reports medians and the ratios that the
 goal is stated in. When the curated data has fewer than `--rows` targets, copies of them (ids
 suffixed `-bench-N`) are added to the benchmark's own database so that a page really has 50
-records; the table says so. `--readme` writes the table into README.md's Performance section.
+records; the table says so. `--readme` writes the table into docs/performance.md.
 """
 
 from __future__ import annotations
@@ -201,14 +201,14 @@ def table(results: dict[str, list[tuple[float, float]]], sizes: dict[str, int], 
 
 
 def write_readme(text: str) -> None:
-    readme = ROOT / "README.md"
-    content = readme.read_text(encoding="utf-8")
+    """Replace the table between the bench:api markers of docs/performance.md."""
+    page = ROOT / "docs" / "performance.md"
+    content = page.read_text(encoding="utf-8")
+    if START not in content:
+        raise SystemExit(f"{page} has no {START} … {END} markers to write the table between")
     block = f"{START}\n{text}\n{END}"
-    if START in content:
-        content = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, content, flags=re.S)
-    else:
-        content = content.rstrip() + f"\n\n## Performance\n\n### API v1\n\n{block}\n"
-    readme.write_text(content, encoding="utf-8")
+    content = re.sub(re.escape(START) + r".*?" + re.escape(END), lambda _m: block, content, flags=re.S)
+    page.write_text(content, encoding="utf-8")
 
 
 def main() -> None:
@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--readme", action="store_true", help="write the table into README.md")
+    parser.add_argument("--readme", action="store_true", help="write the table into docs/performance.md")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")

@@ -12,7 +12,7 @@ records in one table with sqlite-utils' `enable_fts`, searched with `?_search=`)
    insertion and the final merge), beside sqlite-utils inserting and `enable_fts`-indexing the same text.
 
 The queries are the judged queries of tests/search_judgements.yaml plus a few very common words.
-Prints a Markdown table for the README's Performance section and writes results.json to --out.
+Prints a Markdown table for docs/performance.md and writes results.json to --out.
 """
 
 from __future__ import annotations
