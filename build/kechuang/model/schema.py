@@ -168,6 +168,17 @@ def _parse_portal(raw: dict[str, Any]) -> Portal:
     )
 
 
+def named(descriptor: dict[str, Any]) -> dict[str, str]:
+    """The name and the bilingual title and description every table and view declares."""
+    return {
+        "name": descriptor["name"],
+        "title": descriptor.get("title", descriptor["name"]),
+        "title_zh": descriptor.get("x_title_zh", ""),
+        "description": descriptor.get("description", ""),
+        "description_zh": descriptor.get("x_description_zh", ""),
+    }
+
+
 def parse_schema(descriptor: dict[str, Any]) -> TableSchema:
     fks = tuple(
         ForeignKey(
@@ -178,11 +189,7 @@ def parse_schema(descriptor: dict[str, Any]) -> TableSchema:
         for fk in descriptor.get("foreignKeys", [])
     )
     return TableSchema(
-        name=descriptor["name"],
-        title=descriptor.get("title", descriptor["name"]),
-        title_zh=descriptor.get("x_title_zh", ""),
-        description=descriptor.get("description", ""),
-        description_zh=descriptor.get("x_description_zh", ""),
+        **named(descriptor),
         fields=tuple(_parse_field(f) for f in descriptor["fields"]),
         primary_key=tuple(descriptor.get("primaryKey", [])),
         foreign_keys=fks,

@@ -9,6 +9,8 @@ from typing import Any
 import yaml
 from sqlite_utils import Database
 
+from kechuang.model.schema import named
+
 VIEWS_FOLDER = "views"  # inside the schemas folder
 
 
@@ -29,11 +31,7 @@ class View:
 
 def parse_view(descriptor: dict[str, Any]) -> View:
     return View(
-        name=descriptor["name"],
-        title=descriptor.get("title", descriptor["name"]),
-        title_zh=descriptor.get("x_title_zh", ""),
-        description=descriptor.get("description", ""),
-        description_zh=descriptor.get("x_description_zh", ""),
+        **named(descriptor),
         sql=descriptor["sql"].strip(),
         facets=tuple(descriptor.get("x_facets", ())),
         position=descriptor.get("x_position", 0),
