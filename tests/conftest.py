@@ -1,4 +1,6 @@
-"""Shared fixtures: the real datasets, a real built database and a real Datasette serving it."""
+"""Shared fixtures: the real datasets built once, the small test sample built once, the portal's Datasette
+on either, in process (`portal`, `sample_portal`) or as a served process (`live_portal`,
+`live_sample_portal`, for browsers, raw sockets and load), and a release behind nginx."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,6 +212,47 @@ def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ["KECHUANG_DIST"] = before
 
 
+# --- Starting early what the selected tests will need ------------------------------------------------
+
+_needed: set[str] = set()
+
+
+def pytest_collection_finish(session) -> None:
+    """Remember every fixture the selected tests use (directly or through other fixtures)."""
+    for item in session.items:
+        _needed.update(getattr(item, "fixturenames", ()))
+
+
+class EarlyBoot:
+    """Served things (clusters behind nginx) that the selected tests will need, started as soon as what
+    they serve is built, so they boot while other tests run; the fixture that needs one takes it (and
+    waits for it). What no test took is stopped at the end of the run."""
+
+    def __init__(self) -> None:
+        self.booted: dict[str, Any] = {}
+        self.stoppers: dict[str, Any] = {}
+
+    def boot(self, name: str, start, stop) -> None:
+        if name in _needed and name not in self.booted:
+            self.booted[name] = start()
+            self.stoppers[name] = stop
+
+    def take(self, name: str) -> Any | None:
+        self.stoppers.pop(name, None)
+        return self.booted.pop(name, None)
+
+    def stop_untaken(self) -> None:
+        for name, value in self.booted.items():
+            self.stoppers[name](value)
+
+
+@pytest.fixture(scope="session")
+def early_boot() -> Iterator[EarlyBoot]:
+    boot = EarlyBoot()
+    yield boot
+    boot.stop_untaken()
+
+
 @pytest.fixture(scope="session")
 def project(dist_dir: Path) -> Project:
     """The checkout's datasets and schemas; build outputs go to the run's private dist folder."""
@@ -225,9 +268,13 @@ def datasets_copy(tmp_path: Path, project: Project) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_db(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Path:
-    """The real datasets compiled once per test run."""
-    return build_database(project, tmp_path_factory.mktemp("build") / "kechuang.db").path
+def built_db(tmp_path_factory: pytest.TempPathFactory, project: Project, start_portal: StartPortal) -> Path:
+    """The real datasets compiled once per test run (and a served process of them set booting for the tests
+    that need one, fixture `live_portal`, so it starts while other tests run)."""
+    db = build_database(project, tmp_path_factory.mktemp("build") / "kechuang.db").path
+    if "live_portal" in _needed:
+        start_portal.boot(db)
+    return db
 
 
 def launch_portal(
@@ -252,24 +299,46 @@ def launch_portal(
     )
 
 
-@pytest.fixture(scope="session")
-def start_portal(project: Project, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[Path], Portal]]:
-    """Factory: serve a database file with the portal's own Datasette command line."""
-    started: list[Portal] = []
+class StartPortal:
+    """Factory: serve a database file with the portal's own Datasette command line, a process of its own.
 
-    def start(db: Path) -> Portal:
+    `boot(db)` starts one and returns at once, so it boots while other tests run; the first call for that
+    file then takes it (waiting until it answers). Every other call starts a new one."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.started: list[Portal] = []
+        self.booting: dict[Path, Portal] = {}
+
+    def _launch(self, db: Path) -> Portal:
         port = free_port()
-        log = tmp_path_factory.mktemp("portal") / "datasette.log"
+        log = self.tmp_path_factory.mktemp("portal") / "datasette.log"
         with log.open("w") as stderr:
             process = launch_portal(db, port, stderr)
         portal = Portal(f"http://127.0.0.1:{port}", process, db, log)
-        started.append(portal)
-        wait_until_up(portal.base_url + "/-/versions.json", process, log=log)
+        self.started.append(portal)
         return portal
 
-    yield start
-    for portal in started:
-        portal.stop()
+    def boot(self, db: Path) -> None:
+        if db.resolve() not in self.booting:
+            self.booting[db.resolve()] = self._launch(db)
+
+    def __call__(self, db: Path) -> Portal:
+        portal = self.booting.pop(db.resolve(), None) or self._launch(db)
+        wait_until_up(portal.base_url + "/-/versions.json", portal.process, log=portal.log)
+        return portal
+
+    def stop(self) -> None:
+        for portal in self.started:
+            portal.stop()
+
+
+@pytest.fixture(scope="session")
+def start_portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StartPortal]:
+    """Factory: serve a database file with the portal's own Datasette command line (see `StartPortal`)."""
+    factory = StartPortal(tmp_path_factory)
+    yield factory
+    factory.stop()
 
 
 @pytest.fixture(scope="session")
@@ -279,7 +348,7 @@ def portal(built_db: Path) -> InProcessPortal:
 
 
 @pytest.fixture(scope="session")
-def live_portal(start_portal: Callable[[Path], Portal], built_db: Path) -> Portal:
+def live_portal(start_portal: StartPortal, built_db: Path) -> Portal:
     """The real data served by a real `datasette serve` process: for browsers, raw sockets and load."""
     return start_portal(built_db)
 
@@ -338,7 +407,9 @@ class Sample:
 
 
 @pytest.fixture(scope="session")
-def sample(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Sample:
+def sample(
+    tmp_path_factory: pytest.TempPathFactory, project: Project, start_portal: StartPortal, early_boot: EarlyBoot
+) -> Sample:
     """A few rows per table, validated and built once per run: the real policies (with their sources),
     headings, indicators, units and jurisdictions; the hand-curated rows of tests/data/api_sample for every
     other table, so every relation the API embeds or filters on has rows whatever the state of the
@@ -355,7 +426,25 @@ def sample(tmp_path_factory: pytest.TempPathFactory, project: Project) -> Sample
     hostile_rows = poison_all(datasets, project.schemas)
     sample_project = Project(root=project.root, datasets=datasets, schemas=project.schemas, dist_dir=project.dist)
     db = build_database(sample_project, folder / "build" / "kechuang.db").path
-    return Sample(datasets, db, hostile_rows, sample_project)
+    built = Sample(datasets, db, hostile_rows, sample_project)
+    # What serves the sample, booting meanwhile: for the browser tests (`live_sample_portal`), the proxy and
+    # broken-release tests (`served_release`) and the cluster tests (tests/test_cluster.py).
+    if "live_sample_portal" in _needed:
+        start_portal.boot(db)
+    from cluster_support import publish_and_start
+
+    early_boot.boot(
+        "served_release",
+        lambda: start_served_release(project, built, tmp_path_factory.mktemp("served-release")),
+        lambda booted: booted[0].stop(),
+    )
+    for name, cache in (("cached", "--cache"), ("uncached", "--no-cache")):
+        early_boot.boot(
+            name,
+            lambda name=name, cache=cache: publish_and_start(project, datasets, tmp_path_factory.mktemp(name), cache),
+            lambda published: published.served.stop(),
+        )
+    return built
 
 
 @pytest.fixture
@@ -378,22 +467,12 @@ def sample_portal(sample: Sample) -> InProcessPortal:
 
 
 @pytest.fixture(scope="session")
-def live_sample_portal(start_portal: Callable[[Path], Portal], sample: Sample) -> Portal:
+def live_sample_portal(start_portal: StartPortal, sample: Sample) -> Portal:
     """The sample served by a real `datasette serve` process, for the browser tests."""
     return start_portal(sample.db)
 
 
-# --- Databases built from a copy of the real datasets with extra rows (e.g. records that carry markup) ---
-
-
-def read_table_rows(folder: Path) -> dict[str, list[dict[str, str]]]:
-    """Every CSV in `folder` as {table: rows}."""
-    import csv
-
-    return {
-        path.stem: list(csv.DictReader(path.open(encoding="utf-8", newline="")))
-        for path in sorted(folder.glob("*.csv"))
-    }
+# --- Rows added to a copy of datasets; a served release; hostile data ----------------------------------
 
 
 def add_rows(datasets: Path, schemas_dir: Path, rows_by_table: dict[str, list[dict[str, str]]]) -> None:
@@ -411,6 +490,43 @@ def add_rows(datasets: Path, schemas_dir: Path, rows_by_table: dict[str, list[di
             writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
             for row in rows:
                 writer.writerow({name: row.get(name, "") for name in header})
+
+
+@dataclass(frozen=True)
+class ServedRelease:
+    """A release of the test sample served by `kechuang serve --workers 2`: nginx in front of two workers."""
+
+    url: str
+    dist: Path
+    version: str
+
+
+def start_served_release(project: Project, sample: Sample, folder: Path):
+    """Write a release of the sample into `folder`/dist and start serving it; returns (Served, version) at once."""
+    from cluster_support import start_serving
+
+    from kechuang.release.publish import write_release
+
+    dist = folder / "dist"
+    release = write_release(Project(root=project.root, datasets=sample.datasets, schemas=project.schemas, dist_dir=dist))
+    return start_serving(project, dist, "--workers", "2"), release.version
+
+
+@pytest.fixture(scope="session")
+def served_release(
+    project: Project, sample: Sample, early_boot: EarlyBoot, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServedRelease]:
+    """Shared by the tests that only read from it or publish nothing (the proxy layer, broken releases)."""
+    booted = early_boot.take("served_release") or start_served_release(
+        project, sample, tmp_path_factory.mktemp("served-release")
+    )
+    served, version = booted
+    try:
+        served.wait_until_serving()
+        wait_until_up(served.url + "/-/release.json", served.process, timeout=120)
+        yield ServedRelease(served.url, served.run_dir.parent, version)
+    finally:
+        served.stop()
 
 
 @pytest.fixture(scope="session")

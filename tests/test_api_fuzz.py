@@ -1,7 +1,8 @@
 """Schemathesis over every operation of the served /api/v1 OpenAPI document, once, in process.
 
-The run is `st run` done in process: schemathesis' own engine with every phase (explicit examples,
-boundary coverage, fuzzing with valid and invalid requests, stateful sequences), the project's
+The run is `st run` done in process: schemathesis' own engine with its phases that apply (explicit
+examples, boundary coverage, fuzzing with valid and invalid requests; not stateful sequences: every
+operation is a read, so none changes what another returns), the project's
 schemathesis.toml settings and hooks (tests/schemathesis_hooks.py), the spec fetched from the served
 portal, and the portal's Datasette called as an ASGI app. The database is the test sample (fixture
 `sample`): a record in every relation, so embedded records are fuzzed too, and script and markup
@@ -25,9 +26,10 @@ from schemathesis_hooks import can_be_sent
 
 from conftest import ROOT
 
-MAX_EXAMPLES = 25  # as `st run` is run by hand (schemathesis.toml); every phase, every operation
+# Random requests per operation and mode, beside the boundary-coverage phase's systematic ones (about 2,900).
+MAX_EXAMPLES = 15
 SEED = 20261123
-PHASES = ("examples", "coverage", "fuzzing", "stateful")
+PHASES = {"examples": True, "coverage": True, "fuzzing": True, "stateful": False}
 # schemathesis.toml, as `st run` reads it; its hooks are tests/schemathesis_hooks.py, imported above.
 SETTINGS = tomllib.loads((ROOT / "schemathesis.toml").read_text(encoding="utf-8"))
 
@@ -71,13 +73,13 @@ def failures_of(event: events.ScenarioFinished) -> list[str]:
     return out or [f"{event.status.value} without a recorded check failure"]
 
 
-def test_every_operation_passes_every_check_in_every_phase(sample_portal):
+def test_every_operation_passes_every_check(sample_portal):
     config = SchemathesisConfig.from_dict(
         {
             "seed": SEED,
             "generation": {"max-examples": MAX_EXAMPLES, "database": "none"},
             "checks": SETTINGS["checks"],
-            "phases": {phase: {"enabled": True} for phase in PHASES},
+            "phases": {phase: {"enabled": enabled} for phase, enabled in PHASES.items()},
         }
     )
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", sample_portal.app, config=config)
@@ -97,6 +99,5 @@ def test_every_operation_passes_every_check_in_every_phase(sample_portal):
         elif isinstance(event, events.FatalError):
             failures.append(f"fatal: {event.exception!r}")
     assert not failures, f"{len(failures)} failure(s):\n\n" + "\n\n".join(failures[:30])
-    # Every operation went through boundary coverage and fuzzing; the sequences ran too.
+    # Every operation went through boundary coverage and fuzzing.
     assert tested["coverage"] >= len(operations) and tested["fuzzing"] >= len(operations), tested
-    assert tested["stateful"] > 0, tested

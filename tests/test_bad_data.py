@@ -318,44 +318,25 @@ RELEASE_BREAKERS: list[tuple[str, Callable[[Path], None]]] = [
 
 @pytest.mark.slow
 @pytest.mark.nginx
-def test_a_broken_release_is_not_published_and_the_served_one_stays(project, sample, tmp_path):
+def test_a_broken_release_is_not_published_and_the_served_one_stays(sample, served_release, tmp_path):
     """`kechuang serve --workers 2` serves the last release; `kechuang release` with each kind of broken
     data fails, publishes nothing, and every visitor keeps getting the same release and the same data."""
-    from kechuang.release.publish import write_release
-
-    dist = tmp_path / "dist"
-    released = write_release(Project(root=project.root, datasets=sample.datasets, schemas=project.schemas, dist_dir=dist))
-    env = {**os.environ, "KECHUANG_DIST": str(dist)}
-    port = free_port()
-    with (tmp_path / "serve.log").open("w") as log:
-        cluster = subprocess.Popen(
-            [sys.executable, "-m", "kechuang.cli", "serve", "--workers", "2", "--port", str(port)],
-            cwd=project.root,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url + "/-/release.json", cluster, timeout=120, log=tmp_path / "serve.log")
-        client = httpx.Client(base_url=url, timeout=30)
-        assert client.get("/-/release.json").json()["version"] == released.version
-        before = served_state(client)
-        for case, breaker in RELEASE_BREAKERS:
-            datasets = tmp_path / case.replace(" ", "-") / "datasets"
-            shutil.copytree(sample.datasets, datasets)
-            breaker(datasets)
-            done = CliRunner().invoke(cli, ["release", "--datasets", str(datasets)], env={"KECHUANG_DIST": str(dist)})
-            assert done.exit_code != 0, (case, done.output[-3000:])
-            assert f"{datasets}/" in done.output, case
-            assert sorted(p.name for p in (dist / "releases").iterdir() if not p.name.startswith(".")) == sorted(
-                [released.version, "index.json", "latest"]
-            ), case
-            assert client.get("/-/release.json").json()["version"] == released.version, case
-            assert served_state(client) == before, case
-        renamed = tmp_path / "renamed-id" / "datasets"
-        validated = CliRunner().invoke(cli, ["validate", "--datasets", str(renamed)], env={"KECHUANG_DIST": str(dist)})
-        assert "was published in release" in validated.output
-    finally:
-        cluster.terminate()
-        cluster.wait(60)
+    dist, url, released = served_release.dist, served_release.url, served_release.version
+    client = httpx.Client(base_url=url, timeout=30)
+    assert client.get("/-/release.json").json()["version"] == released
+    before = served_state(client)
+    for case, breaker in RELEASE_BREAKERS:
+        datasets = tmp_path / case.replace(" ", "-") / "datasets"
+        shutil.copytree(sample.datasets, datasets)
+        breaker(datasets)
+        done = CliRunner().invoke(cli, ["release", "--datasets", str(datasets)], env={"KECHUANG_DIST": str(dist)})
+        assert done.exit_code != 0, (case, done.output[-3000:])
+        assert f"{datasets}/" in done.output, case
+        assert sorted(p.name for p in (dist / "releases").iterdir() if not p.name.startswith(".")) == sorted(
+            [released, "index.json", "latest"]
+        ), case
+        assert client.get("/-/release.json").json()["version"] == released, case
+        assert served_state(client) == before, case
+    renamed = tmp_path / "renamed-id" / "datasets"
+    validated = CliRunner().invoke(cli, ["validate", "--datasets", str(renamed)], env={"KECHUANG_DIST": str(dist)})
+    assert "was published in release" in validated.output

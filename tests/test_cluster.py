@@ -5,97 +5,59 @@ Workers are killed one by one under load, and a release is published while servi
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from cluster_support import Published, Served, publish_and_start, start_serving
 
-from conftest import add_table_rows, free_port
+from conftest import free_port
 from kechuang.operations.cluster import Cluster, find_nginx, render_template
 from kechuang.project import Project
-from kechuang.release.publish import write_release
 
 pytestmark = pytest.mark.nginx
 
 
-@dataclasses.dataclass
-class Served:
-    """A `kechuang serve --workers N` process and where it keeps its state."""
+class ServeWorkers:
+    """Factory: start the real command in the background (or adopt one started early); each is stopped
+    (SIGTERM, and it must stop cleanly) at the end of the module."""
 
-    process: subprocess.Popen
-    run_dir: Path
-    url: str
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.started: list[Served] = []
 
-    def state(self) -> dict:
-        return json.loads((self.run_dir / "state.json").read_text(encoding="utf-8"))
-
-    def wait_for(self, condition: Callable[[dict], bool], timeout: float = 90) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"the supervisor exited with {self.process.returncode}"
-            try:
-                state = self.state()
-            except (OSError, ValueError):
-                state = None
-            if state and condition(state):
-                return state
-            time.sleep(0.1)
-        raise TimeoutError("the supervisor did not reach the expected state")
-
-
-@pytest.fixture
-def serve_workers(project: Project) -> Iterator[Callable[..., Served]]:
-    """Factory: start the real command in the background; stopped (SIGTERM) at the end of the test."""
-    started: list[Served] = []
-
-    def start(dist: Path, *args: str) -> Served:
-        port = free_port()
-        run_dir = dist / "run"
-        dist.mkdir(parents=True, exist_ok=True)
-        log = (dist / "serve.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kechuang.cli", "serve", "--port", str(port), *args],
-            cwd=project.root,
-            stdout=log,
-            stderr=log,
-            env={**os.environ, "KECHUANG_DIST": str(dist)},
-        )
-        served = Served(process, run_dir, f"http://127.0.0.1:{port}")
-        started.append(served)
-        served.wait_for(lambda state: bool(state.get("workers")))
+    def adopt(self, served: Served) -> Served:
+        self.started.append(served)
+        served.wait_until_serving()
         return served
 
-    yield start
-    for served in started:
-        served.process.send_signal(signal.SIGTERM)
-        try:
-            assert served.process.wait(60) == 0, "the supervisor did not stop cleanly"
-        finally:
-            if served.process.poll() is None:
-                served.process.kill()
-        assert not (served.run_dir / "state.json").exists()
+    def __call__(self, dist: Path, *args: str) -> Served:
+        return self.adopt(start_serving(self.project, dist, *args))
+
+
+@pytest.fixture(scope="module")
+def serve_workers(project: Project) -> Iterator[ServeWorkers]:
+    factory = ServeWorkers(project)
+    yield factory
+    for served in factory.started:
+        served.stop()
 
 
 class Load:
-    """A pool of httpx clients (keep-alive, like real API users) requesting URLs in a loop; with `pause`,
-    each client waits that long between requests."""
+    """A pool of httpx clients (keep-alive, like real API users) requesting URLs in a loop."""
 
-    def __init__(self, base_url: str, paths: list[str], clients: int = 6, pause: float = 0.0):
+    def __init__(self, base_url: str, paths: list[str], clients: int = 6):
         self.base_url = base_url
         self.paths = paths
         self.clients = clients
-        self.pause = pause
         self.errors: Counter[str] = Counter()
         self.answers: list[tuple[float, str, int, str]] = []  # successes: (sent at, path, status, release)
         self._stop = threading.Event()
@@ -104,7 +66,7 @@ class Load:
     def _run(self, index: int) -> None:
         with httpx.Client(base_url=self.base_url, timeout=30) as client:
             n = index
-            while not self._stop.wait(self.pause):
+            while not self._stop.is_set():
                 path = self.paths[n % len(self.paths)]
                 n += 1
                 sent = time.monotonic()
@@ -149,6 +111,32 @@ PATHS = [
 ]
 
 
+# Each cluster serves the tests of this module in turn, in the order they are written: caching and
+# balancing, or workers killed under load, then a release published under load. conftest.py starts them
+# as soon as the test sample is built (fixture `early_boot`), when these tests are selected.
+
+
+def published_cluster(name: str, request, serve_workers: ServeWorkers, cache: str) -> Published:
+    early_boot = request.getfixturevalue("early_boot")
+    published = early_boot.take(name)
+    if published is None:
+        sample = request.getfixturevalue("sample")
+        folder = request.getfixturevalue("tmp_path_factory").mktemp(name)
+        published = publish_and_start(serve_workers.project, sample.datasets, folder, cache)
+    serve_workers.adopt(published.served)
+    return published
+
+
+@pytest.fixture(scope="module")
+def cached(request, serve_workers: ServeWorkers) -> Published:
+    return published_cluster("cached", request, serve_workers, "--cache")
+
+
+@pytest.fixture(scope="module")
+def uncached(request, serve_workers: ServeWorkers) -> Published:
+    return published_cluster("uncached", request, serve_workers, "--no-cache")
+
+
 def test_rendered_config_passes_nginx_test(project: Project, tmp_path: Path):
     for cache in (True, False):
         run_dir = tmp_path / ("cache" if cache else "no-cache")
@@ -175,8 +163,8 @@ def test_template_placeholders_must_all_be_given():
         render_template("listen {{ listen }};", {})
 
 
-def test_proxy_balances_caches_and_compresses(serve_workers, built_db: Path, tmp_path: Path):
-    served = serve_workers(tmp_path / "dist", "--workers", "2", "--db", str(built_db))
+def test_proxy_balances_caches_and_compresses(cached: Published):
+    served = cached.served
     with httpx.Client(base_url=served.url, timeout=30) as client:
         first = client.get("/-/release.json")
         second = client.get("/-/release.json")
@@ -210,8 +198,8 @@ def test_proxy_balances_caches_and_compresses(serve_workers, built_db: Path, tmp
 
 
 @pytest.mark.slow
-def test_requests_keep_succeeding_while_workers_die_one_by_one(serve_workers, built_db: Path, tmp_path: Path):
-    served = serve_workers(tmp_path / "dist", "--workers", "2", "--no-cache", "--db", str(built_db))
+def test_requests_keep_succeeding_while_workers_die_one_by_one(uncached: Published):
+    served = uncached.served
     with Load(served.url, PATHS) as load:
         load.wait_for_answers(50)
         for slot in (0, 1):
@@ -224,28 +212,14 @@ def test_requests_keep_succeeding_while_workers_die_one_by_one(serve_workers, bu
     assert load.count() >= 300
 
 
-def edited_datasets(source: Path, target: Path, term_en: str) -> Path:
-    shutil.copytree(source, target)
-    add_table_rows(target, "glossary", {"id": "zz-swap-term", "term_zh": "切换测试术语", "term_en": term_en})
-    return target
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("cache", ["--cache", "--no-cache"])
-def test_publishing_a_release_while_serving_fails_no_request(
-    serve_workers, project: Project, sample, tmp_path: Path, cache: str
-):
-    """Releases of the test sample (small: the release's build, package and switch are what is tested)."""
-    dist = tmp_path / "dist"
-    first = edited_datasets(sample.datasets, tmp_path / "first", "Open competition mechanism")
-    write_release(dataclasses.replace(project, datasets=first, dist_dir=dist), "2026.11.0")
-    second = edited_datasets(sample.datasets, tmp_path / "second", "Open-competition mechanism")
-    served = serve_workers(dist, "--workers", "2", cache)
+@pytest.mark.parametrize("cluster", ["cached", "uncached"])
+def test_publishing_a_release_while_serving_fails_no_request(request, project: Project, cluster: str):
+    published: Published = request.getfixturevalue(cluster)
+    served, dist, second = published.served, published.dist, published.second
     assert served.state()["release"]["version"] == "2026.11.0"
     term = "/kechuang/glossary/zz-swap-term.json?_shape=objects"
-    # Paced (a request every 10 ms per client, so several are in flight at any moment of the switch), so the
-    # release being built and the workers it starts are not starved of CPU by the load itself.
-    with Load(served.url, [*PATHS, term], pause=0.01) as load:
+    with Load(served.url, [*PATHS, term]) as load:
         load.wait_for_answers(100)
         done = subprocess.run(
             [sys.executable, "-m", "kechuang.cli", "release", "--datasets", str(second), "--version", "2026.11.1"],

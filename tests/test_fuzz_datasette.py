@@ -19,7 +19,12 @@ from kechuang.model.schema import load_schemas
 from kechuang.model.views import load_views
 from kechuang.project import Project
 
-pytestmark = pytest.mark.slow
+pytestmark = [
+    pytest.mark.slow,
+    # In process, what a server process used to swallow shows: Datasette 0.65's table view creates its
+    # facet coroutines before a bad parameter is found, and drops them unawaited.
+    pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning"),
+]
 
 SCHEMAS = load_schemas(Project.locate().schemas)
 TABLES = [*SCHEMAS, *load_views(Project.locate().schemas)]
@@ -68,7 +73,7 @@ def assert_no_server_error(response: httpx.Response) -> None:
     assert response.status_code < 500, f"{response.request.url} → {response.status_code}: {response.text[:400]}"
 
 
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @FUZZ

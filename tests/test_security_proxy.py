@@ -6,44 +6,20 @@ Real nginx from Debian in front of two real workers (`kechuang serve --workers 2
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from urllib.parse import urlsplit
 
 import pytest
 from test_security_http import OPEN_REDIRECTS, raw_request
 
-from conftest import free_port, wait_until_up
-from kechuang.project import Project
-from kechuang.release.publish import write_release
 from kechuang.serve.security.guard import DATA_POLICY, MAX_QUERY_BYTES, is_safe_location
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def proxied(project: Project, sample, tmp_path_factory):
-    """A release of the test sample, served by `kechuang serve --workers 2` behind nginx."""
-    dist = tmp_path_factory.mktemp("proxied-dist")
-    release = write_release(Project(root=project.root, datasets=sample.datasets, schemas=project.schemas, dist_dir=dist))
-    port = free_port()
-    log = dist / "serve.log"
-    with log.open("w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "kechuang.cli", "serve", "--workers", "2", "--port", str(port)],
-            cwd=project.root,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "KECHUANG_DIST": str(dist)},
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(url + "/-/release.json", process, timeout=120, log=log)
-        yield url, release.version
-    finally:
-        process.terminate()
-        process.wait(60)
+def proxied(served_release) -> tuple[str, str]:
+    """A release of the test sample, served by `kechuang serve --workers 2` behind nginx (fixture `served_release`)."""
+    return served_release.url, served_release.version
 
 
 def assert_secured(headers: dict[str, str]) -> None:
