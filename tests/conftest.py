@@ -68,8 +68,23 @@ class Client(httpx.Client):
             self.cookies.clear()
 
 
+class ClientCalls:
+    """`get`, `head` and `request` on `self.client`, the same for a served and an in-process portal."""
+
+    client: Client
+
+    def get(self, path: str, **kwargs) -> httpx.Response:
+        return self.client.get(path, **kwargs)
+
+    def head(self, path: str, **kwargs) -> httpx.Response:
+        return self.client.head(path, **kwargs)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
+        return self.client.request(method, path, **kwargs)
+
+
 @dataclass
-class Portal:
+class Portal(ClientCalls):
     """A running Datasette serving one database file."""
 
     base_url: str
@@ -83,15 +98,6 @@ class Portal:
 
     def __post_init__(self) -> None:
         self.client = Client(base_url=self.base_url, timeout=30)
-
-    def get(self, path: str, **kwargs) -> httpx.Response:
-        return self.client.get(path, **kwargs)
-
-    def head(self, path: str, **kwargs) -> httpx.Response:
-        return self.client.head(path, **kwargs)
-
-    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        return self.client.request(method, path, **kwargs)
 
     def stop(self) -> None:
         self.client.close()
@@ -161,7 +167,7 @@ _hosts = itertools.count(1)
 
 
 @dataclass
-class InProcessPortal:
+class InProcessPortal(ClientCalls):
     """Datasette with the portal's configuration, called in process: the same interface as `Portal`
     (`get`, `head`, `request`, `client`, `base_url`, `db`) without a server process. Each has its own host
     name, so clients and caches keyed by URL never mix two of them."""
@@ -173,15 +179,6 @@ class InProcessPortal:
     def __post_init__(self) -> None:
         self.app = self.datasette.app()
         self.client = Client(transport=AppTransport(self.app), base_url=self.base_url, timeout=30)
-
-    def get(self, path: str, **kwargs) -> httpx.Response:
-        return self.client.get(path, **kwargs)
-
-    def head(self, path: str, **kwargs) -> httpx.Response:
-        return self.client.head(path, **kwargs)
-
-    def request(self, method: str, path: str, **kwargs) -> httpx.Response:
-        return self.client.request(method, path, **kwargs)
 
     def stop(self) -> None:
         self.client.close()
