@@ -304,3 +304,17 @@ def test_release_files_are_listed_newest_first_and_cannot_escape(tmp_path: Path)
     assert downloads.release_file(tmp_path, "2025.2", "kechuang.db") == (tmp_path / "2025.2" / "kechuang.db").resolve()
     for version, name in [("..", "secret.txt"), ("2025.2", ".."), ("2025.2", "../../secret.txt"), ("2025.2", "nope")]:
         assert downloads.release_file(tmp_path, version, name) is None
+
+
+def test_templates_do_not_look_up_names_of_dict_methods():
+    """`{{ t.filters.clear }}` gives Jinja's dict method, shown as its repr: such keys are looked up with ['…']."""
+    import re
+
+    method = re.compile(r"\.(clear|values|items|keys|get|pop|update|copy|setdefault)\s*(\}\}|\|)")
+    found = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in sorted((ROOT / "site" / "templates").rglob("*.html"))
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if method.search(line)
+    ]
+    assert found == []

@@ -252,7 +252,6 @@ class Cluster:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,  # nginx keeps the access log
             stderr=(self.run_dir / "logs" / f"worker-{slot}.log").open("ab"),
-            env={**os.environ, "KECHUANG_ROOT": str(self.project.root)},
         )
         return Worker(slot, db, path, process)
 

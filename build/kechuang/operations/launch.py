@@ -110,5 +110,4 @@ def serve_portal(
     db = served_as_kechuang(prepare(project, db))
     args = datasette_arguments(db, host, port, inspect_file=inspect_file)
     click.echo(f"Serving http://{host}:{port}/")
-    os.environ.setdefault("KECHUANG_ROOT", str(project.root))
     os.execv(sys.executable, [sys.executable, "-m", "datasette", *args])

@@ -56,7 +56,7 @@ class SearchContext:
 _contexts: weakref.WeakKeyDictionary[Any, SearchContext] = weakref.WeakKeyDictionary()
 
 
-async def search_context(datasette, release: dict[str, str]) -> SearchContext:
+async def search_context(datasette) -> SearchContext:
     """The index of the served database; HttpError 503 when it was built without one."""
     if datasette not in _contexts:
         db = datasette.get_database(web.DATABASE)
@@ -138,7 +138,7 @@ async def search_api(request, datasette) -> Response:
     if web.negotiate(request.headers.get("accept"), [JSON]) is None:
         raise web.HttpError(406, f"This endpoint answers with {JSON}; the Accept header does not allow it.")
     release = await web.data_release(datasette)
-    context = await search_context(datasette, release)
+    context = await search_context(datasette)
     found = await execute_search(datasette, context, read_params(params, context))
     results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
     payload = {"query": found.query, "total": found.total, "results": results}
@@ -169,7 +169,7 @@ async def search_page(datasette, request) -> Response:
     page["types"], page["selected_types"] = [], []
     status = 200
     try:
-        context = await search_context(datasette, release)
+        context = await search_context(datasette)
         page["types"] = [(t, *context.labels.get(t, (t, ""))) for t in context.types]
         if _has_words.search(page["q"]):
             params = read_params(args, context, default_limit=PAGE_LIMIT)
