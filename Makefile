@@ -9,7 +9,7 @@ test:
 	./scripts/bootstrap --test
 	.venv/bin/ruff check build plugins tests
 	.venv/bin/lint-imports
-	.venv/bin/pytest
+	.venv/bin/pytest -n 2 --dist loadfile
 
 build:
 	./scripts/bootstrap

@@ -5,7 +5,8 @@ Thin adapter: the logic lives in `kechuang.serve.security`.
 
 from datasette import hookimpl
 
-from kechuang.serve.security import connection, errors, guard
+from kechuang.serve.security import bulkhead, connection, errors, guard
+from kechuang.serve.state import served_meta_now
 
 
 @hookimpl
@@ -15,13 +16,17 @@ def prepare_connection(conn, database, datasette):
 
 @hookimpl(trylast=True)
 def asgi_wrapper(datasette):
-    # trylast: applied after every other wrapper, so the guard is the outermost layer.
-    return guard.wrap
+    # trylast: applied after every other wrapper, so the guard is the outermost layer; inside it,
+    # visitor SQL gets its admission, budget and size cap (bulkhead.py).
+    return lambda app: guard.wrap(bulkhead.wrap(app, datasette))
 
 
 @hookimpl
 def startup(datasette):
     errors.stop_rich_tracebacks()
+    bulkhead.install(datasette)
+    # Read once here, so no page's chrome first reads it inside a visitor's spent SQL budget.
+    served_meta_now(datasette)
 
 
 @hookimpl

@@ -22,4 +22,6 @@ def asgi_wrapper(datasette):
 
 @hookimpl
 def prepare_jinja2_environment(env, datasette):
-    env.globals.update(routes.default_chrome())
+    additions = routes.jinja_additions()
+    env.globals.update(additions["globals"])
+    env.filters.update(additions["filters"])

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from kechuang.operations.launch import datasette_arguments
+from kechuang.operations.launch import datasette_arguments, server_arguments, server_environment
 from kechuang.pipeline import build_database
 from kechuang.project import Project
 
@@ -282,12 +282,18 @@ def launch_portal(
     env=None,
     cwd: Path | None = None,
 ) -> subprocess.Popen:
-    """The portal's own `datasette serve` command line as a child process (`plugins` replaces plugins/)."""
-    args = portal_arguments(db, port)
-    if plugins is not None:
+    """The portal as `kechuang serve` runs it, a child process: granian (`server_arguments`, with its limits)
+    serving the portal's own Datasette command line. `plugins` replaces plugins/, which only Datasette's own
+    `serve` command line can take: that one process then runs `datasette serve` (uvicorn) instead."""
+    if plugins is None:
+        command = [sys.executable, *server_arguments("127.0.0.1", port)]
+        env = {**server_environment(db), **(env or {})}
+    else:
+        args = portal_arguments(db, port)
         args[args.index("--plugins-dir") + 1] = str(plugins)
+        command = [sys.executable, "-m", "datasette", *args]
     return subprocess.Popen(
-        [sys.executable, "-m", "datasette", *args],
+        command,
         stdout=subprocess.DEVNULL,
         stderr=stderr,
         text=True,
@@ -346,7 +352,7 @@ def portal(built_db: Path) -> InProcessPortal:
 
 @pytest.fixture(scope="session")
 def live_portal(start_portal: StartPortal, built_db: Path) -> Portal:
-    """The real data served by a real `datasette serve` process: for browsers, raw sockets and load."""
+    """The real data served by a real server process (granian, as `kechuang serve` runs it): for browsers, raw sockets and load."""
     return start_portal(built_db)
 
 
@@ -465,7 +471,7 @@ def sample_portal(sample: Sample) -> InProcessPortal:
 
 @pytest.fixture(scope="session")
 def live_sample_portal(start_portal: StartPortal, sample: Sample) -> Portal:
-    """The sample served by a real `datasette serve` process, for the browser tests."""
+    """The sample served by a real server process (granian, as `kechuang serve` runs it), for the browser tests."""
     return start_portal(sample.db)
 
 

@@ -96,7 +96,7 @@ def poison(schema: TableSchema, datasets: Path) -> list[dict[str, str]]:
 
 def poison_all(datasets: Path, schemas: Path) -> dict[str, list[dict[str, str]]]:
     """Make every table of `datasets` hostile, in place; return the hostile rows by table."""
-    rows = {name: poison(schema, datasets) for name, schema in load_schemas(schemas).items()}
+    rows = {name: poison(schema, datasets) for name, schema in load_schemas(schemas).items() if schema.curated}
     return {name: table_rows for name, table_rows in rows.items() if table_rows}
 
 
@@ -126,6 +126,7 @@ def markup_rows(datasets: Path) -> dict[str, list[dict[str, str]]]:
         "name_zh": "指标",
         "name_en": MARKUP,
         "base_unit": "CNY",
+        "measure_kind": "annual_amount",  # the kind of the sample's first target (turnover by the deadline)
         "description_zh": "说明",
         "description_en": MARKUP,
     }

@@ -32,7 +32,12 @@ def test_responses_carry_cache_and_release_headers(portal, path):
     assert response.headers["cache-control"].startswith("public, max-age=")
     assert response.headers["x-data-release"] == get(portal, f"{API}/").json()["release"]["version"]
     etag = response.headers["etag"]
-    assert etag.startswith('"') and etag.endswith('"') and not etag.startswith("W/")
+    # strong for the identity body; weak for a client that accepts compression (kechuang.serve.wire)
+    assert (
+        etag.removeprefix("W/").startswith('"')
+        and "W/" not in get(portal, path, headers={"Accept-Encoding": "identity"}).headers["etag"]
+    )
+    assert etag.endswith('"')
 
 
 @pytest.mark.parametrize("path", ROUTES)
@@ -40,7 +45,7 @@ def test_if_none_match_gets_304_without_a_body(portal, path):
     first = get(portal, path)
     etag = first.headers["etag"]
     assert get(portal, path).headers["etag"] == etag  # stable
-    for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+    for sent in (etag, f"W/{etag.removeprefix('W/')}", f'"other", {etag}', "*"):
         again = get(portal, path, headers={"If-None-Match": sent})
         assert again.status_code == 304, sent
         assert again.content == b""
@@ -143,7 +148,7 @@ def test_unknown_things_are_404_json(portal, path):
 
 BAD_REQUESTS = [
     ("targets?colour=red", "colour"),
-    ("targets?status=stated&status=redacted", "status"),
+    ("targets?limit=2&limit=3", "limit"),  # a list may be repeated (status=a&status=b), a single value not
     ("targets?status=finished", "status"),
     ("targets?status=stated,,redacted", "status"),
     ("targets?status=", "status"),
@@ -227,7 +232,7 @@ def test_a_replayed_response_is_the_response(portal):
     same = ("etag", "content-type", "cache-control", "vary", "x-data-release", "access-control-allow-origin", "link")
     for name in same:
         assert first.headers.get(name) == second.headers.get(name), name
-    assert int(second.headers["content-length"]) == len(second.content)
+    assert int(second.headers["content-length"]) == second.num_bytes_downloaded  # as sent (compressed)
     assert get(portal, url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
     head = portal.head(url)
     assert head.content == b"" and head.headers["etag"] == first.headers["etag"]
@@ -239,3 +244,12 @@ def test_requests_with_credentials_keep_datasettes_privacy_rules(portal):
     with_cookie = get(portal, url, headers={"Cookie": "ds_actor=someone"})
     assert with_cookie.status_code == 200
     assert with_cookie.headers["cache-control"] == "private, no-store"
+
+
+def test_a_list_filter_is_the_same_repeated_or_comma_separated(portal):
+    """Generators send `style: form, explode: true` lists repeated; people write them with commas."""
+    commas = get(portal, f"{API}/targets?status=stated,redacted&fields=id&limit=500").json()
+    repeated = get(portal, f"{API}/targets?status=stated&status=redacted&fields=id&fields=status&limit=500").json()
+    assert commas["count"] == repeated["count"] > 0
+    assert [i["id"] for i in commas["items"]] == [i["id"] for i in repeated["items"]]
+    assert {i["status"] for i in repeated["items"]} <= {"stated", "redacted"}

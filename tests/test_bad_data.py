@@ -29,7 +29,7 @@ from kechuang.model.schema import load_schemas
 from kechuang.pipeline import build_database
 from kechuang.project import Project
 
-SCHEMAS = load_schemas(Project.locate().schemas)
+SCHEMAS = {n: s for n, s in load_schemas(Project.locate().schemas).items() if s.curated}  # built tables have no CSV
 
 
 def set_cell(

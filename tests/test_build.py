@@ -39,7 +39,8 @@ def test_every_table_has_its_schema_columns_and_rows(db, schemas, project):
     for name, schema in schemas.items():
         columns = [c.name for c in db[name].columns]
         assert columns[: len(schema.fields)] == schema.field_names, name
-        assert db[name].count == csv_rows(project.table_path(name)), name
+        if schema.curated:  # a built table (x_built) has no CSV: its rows come from the others
+            assert db[name].count == csv_rows(project.table_path(name)), name
 
 
 def test_primary_and_foreign_keys_follow_the_schemas(db, schemas):

@@ -145,7 +145,7 @@ def neighbourhood(schemas: dict[str, TableSchema], changed: set[str]) -> dict[st
             keep |= referred
         elif referred & changed:
             keep.add(name)
-    return {name: schema for name, schema in schemas.items() if name in keep}
+    return {name: schema for name, schema in schemas.items() if name in keep and schema.curated}
 
 
 def tables_of(datasets: Path) -> dict[str, bytes]:

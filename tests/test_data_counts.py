@@ -23,6 +23,9 @@ PER_POLICY: dict[str, str] = {
     "targets_stated": "select count(*) from targets where policy_id = :policy and status = 'stated'",
     "targets_redacted": "select count(*) from targets where policy_id = :policy and status = 'redacted'",
     "targets_linked_to_indicators": "select count(*) from targets where policy_id = :policy and indicator_id is not null",
+    # a target that restates another in the same document is the same commitment, counted once
+    "commitments": "select count(*) from targets where policy_id = :policy and restates_target_id is null",
+    "targets_possibly_same": "select count(*) from targets where policy_id = :policy and possibly_same_as_id is not null",
     **{
         key: f"""select {count} from {table} x
             join measures m on m.id = x.measure_id where m.policy_id = :policy"""
@@ -48,6 +51,7 @@ SHARED_TABLES = (
     "platforms",
     "funds",
     "events",
+    "themes",
 )
 
 

@@ -163,6 +163,9 @@ def test_whole_searches_run_on_the_hardened_connection(hardened_index, text):
     conn, index = hardened_index
     result = run_search(conn, text[:MAX_QUERY_CHARS], index, limit=10, html_titles=True)
     assert result.total >= len(result.results)
+    assert sum(v["count"] for v in result.facets.get("type", [])) == result.total  # facets count every match
+    if result.answer:  # an answer lists the first result among its targets
+        assert result.results[0]["id"] in {t["id"] for t in result.answer["targets"]}
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import zipfile
@@ -168,6 +169,41 @@ def test_package_validates_with_frictionless(two_releases: TwoReleases):
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_each_csv_validates_on_its_own_and_sources_name_only_shipped_files(two_releases: TwoReleases):
+    """`frictionless validate targets.csv` alone infers the types from the first rows: numbers carry their
+    decimal point, so a later 20.3 never breaks a column read as integers; sources point at no missing file."""
+    frictionless = str(Path(sys.executable).with_name("frictionless"))
+    csvs = sorted(p.name for p in two_releases.folder.glob("*.csv"))
+    done = subprocess.run([frictionless, "validate", "--json", *csvs], cwd=two_releases.folder, capture_output=True)
+    report = json.loads(done.stdout)
+    assert report["valid"], [(t["name"], t["errors"][:2]) for t in report["tasks"] if not t["valid"]]
+    descriptor = json.loads((two_releases.folder / "datapackage.json").read_text(encoding="utf-8"))
+    for source in descriptor["sources"]:
+        assert "path" not in source or (two_releases.folder / source["path"]).is_file(), source
+
+
+def test_the_workbook_holds_every_table_cell_for_cell(two_releases: TwoReleases):
+    """kechuang.xlsx: a sheet per table, read back with openpyxl, equal to the released database."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(two_releases.folder / "kechuang.xlsx", read_only=True)
+    with sqlite3.connect(two_releases.folder / "kechuang.db") as con:
+        for sheet in book.worksheets:
+            cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+            header = cells[0]
+            order = [
+                r[1] for r in sorted(con.execute(f"pragma table_info([{sheet.title}])"), key=lambda r: r[5]) if r[5]
+            ]
+            rows = con.execute(
+                f"select {', '.join(f'[{c}]' for c in header)} from [{sheet.title}] order by {', '.join(f'[{k}]' for k in order) or 'rowid'}"
+            ).fetchall()
+            assert len(cells) - 1 == len(rows), sheet.title
+            for got, row in zip(cells[1:], rows, strict=True):
+                got = [*got, *[None] * (len(header) - len(got))]  # a read-only sheet drops trailing empty cells
+                assert [("" if v is None else v) for v in got] == [("" if v is None else v) for v in row], sheet.title
+    assert "kechuang.xlsx" in (two_releases.folder / "SHA256SUMS").read_text(encoding="utf-8")
 
 
 def test_package_catches_a_tampered_csv(two_releases: TwoReleases, tmp_path: Path):

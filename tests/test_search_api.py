@@ -16,7 +16,7 @@ import pytest
 from sqlite_utils import Database
 
 from kechuang.model.meta import compiled_schemas
-from kechuang.model.search import RECORDS, searchable_tables
+from kechuang.model.search import CONTEXT, RECORDS, searchable_tables
 from kechuang.serve.security.guard import MAX_QUERY_BYTES
 from kechuang.text.normalize import pinyin
 
@@ -75,7 +75,7 @@ def test_response_shape_and_order(portal, built_db):
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
-    assert set(body) == {"query", "total", "results"}
+    assert set(body) == {"query", "total", "answer", "facets", "results"}
     assert body["query"] == title[0]["name_zh"]
     assert body["total"] >= len(body["results"]) > 0
     for result in body["results"]:
@@ -233,7 +233,7 @@ def test_hostile_queries_are_searched_as_text(live_portal, q):
     assert status in (200, 400, 414), text
     body = json.loads(text)
     if status == 200:
-        assert set(body) == {"query", "total", "results"}
+        assert set(body) == {"query", "total", "answer", "facets", "results"}
         assert body["query"] == q
     else:
         assert set(body["error"]) == {"status", "code", "message", "param"}
@@ -280,7 +280,8 @@ def test_http_conventions(portal):
     assert response.headers["access-control-allow-origin"] == "*"
     assert response.headers["x-data-release"]
     etag = response.headers["etag"]
-    assert etag.startswith('"') and "max-age" in response.headers["cache-control"]
+    # weak when the body is compressed for the client (kechuang.serve.wire), strong otherwise
+    assert etag.removeprefix("W/").startswith('"') and "max-age" in response.headers["cache-control"]
     again = portal.get("/api/v1/search", params={"q": "人才"}, headers={"If-None-Match": etag})
     assert again.status_code == 304
     assert search(portal, q="基金").headers["etag"] != etag
@@ -335,14 +336,99 @@ def test_api_refuses_an_accept_header_without_json(portal):
 def test_search_is_in_the_api_reference(portal):
     spec = portal.get("/api/v1/openapi.json").json()
     operation = spec["paths"]["/api/v1/search"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"q", "type", "limit", "offset"}
-    response = search(portal, q="人才", limit=3).json()
-    jsonschema.validate(response, {**spec["components"]["schemas"]["SearchResults"], "$defs": {}})
+    assert {p["name"] for p in operation["parameters"]} == {"q", "type", "place", "year", "document", "limit", "offset"}
+    for q in ("人才", "武汉技术合同成交额"):  # without an answer, and with one (that has a masked figure)
+        response = search(portal, q=q, limit=3).json()
+        jsonschema.validate(response, {**spec["components"]["schemas"]["SearchResults"], "$defs": {}})
 
 
 def test_ten_thousand_chinese_characters_are_refused_with_a_400(live_portal):
-    """Percent-encoded, 10,000 Chinese characters make a 90 KB request line: the HTTP server (uvicorn with
-    httptools) refuses lines over about 80 KB itself, in plain text, before the portal sees them; shorter
-    ones reach search and get its JSON 400 (see the cases above). Either way a 400, never a 500."""
+    """Percent-encoded, 10,000 Chinese characters make a 90 KB request line: the HTTP server (granian) lets
+    a request head of up to about 100 KB through, and the request guard refuses a query string over 8 KB
+    with the portal's JSON 414; shorter ones reach search and get its JSON 400 (see the cases above). A
+    refusal either way, never a 500."""
     status, _headers, _body = raw_get(live_portal, "/api/v1/search?" + urlencode({"q": "人" * 10_000}))
-    assert status == 400
+    assert status in (400, 414)
+
+
+# --- questions: the answer, facets and filters -------------------------------------------------------------
+
+
+def place_targets(built_db, place: str, indicator: str) -> list[sqlite3.Row]:
+    """The targets of a place's policies that measure an indicator, in date order (what the answer should list)."""
+    sql = """select t.* from targets t join policies p on p.id = t.policy_id
+             where p.jurisdiction_id = ? and t.indicator_id = ? order by t.deadline_year, t.id"""
+    return records(built_db, sql, [place, indicator])
+
+
+@pytest.mark.parametrize(
+    "q",
+    ["武昌区技术合同成交额目标", "武昌區技術合同成交額目標", "Wuchang technology contract turnover target"],
+)
+def test_a_question_for_a_figure_is_answered_by_the_target_of_the_place_asked(portal, built_db, q):
+    """The place named in the question decides, although the target's own text does not name it."""
+    wanted = place_targets(built_db, "wuchang", "technology-contract-turnover")
+    assert wanted, "Wuchang's technology contract turnover target is in the data"
+    body = search(portal, q=q, limit=10).json()
+    answer = body["answer"]
+    assert answer and answer["place"]["id"] == "wuchang" and answer["place"]["name_zh"] == "武昌区"
+    assert [t["id"] for t in answer["targets"]] == [r["id"] for r in wanted]
+    first, row = answer["targets"][0], wanted[0]
+    assert (first["figure_zh"], first["comparator"], first["deadline_year"]) == (row["figure_zh"], row["comparator"], row["deadline_year"])
+    assert first["policy"]["id"] == row["policy_id"] and first["source_url"].startswith(f"/policies/{row['policy_id']}#")
+    assert body["results"][0]["id"] == row["id"]
+
+
+def test_several_targets_are_answered_in_date_order_and_masked_figures_stay_masked(portal, built_db):
+    wanted = place_targets(built_db, "wuhan", "technology-contract-turnover")
+    masked = [r for r in wanted if r["status"] == "redacted"]
+    assert len({r["deadline_year"] for r in wanted}) > 1 and masked
+    answer = search(portal, q="武汉技术合同成交额是多少", limit=10).json()["answer"]
+    years = [t["deadline_year"] for t in answer["targets"]]
+    assert years == sorted(years) and len(set(years)) > 1
+    shown = {t["id"]: t for t in answer["targets"]}
+    for row in masked:
+        if row["id"] in shown:
+            assert shown[row["id"]]["masked"] and shown[row["id"]]["value"] is None
+            assert shown[row["id"]]["figure_zh"] == row["figure_zh"] and "*" in row["figure_zh"]
+    assert any(r["id"] in shown for r in masked)
+
+
+@pytest.mark.parametrize("q", ["技术合同成交额", "what is a technology manager"])
+def test_no_answer_without_a_place_in_the_question(portal, q):
+    assert search(portal, q=q).json()["answer"] is None
+
+
+def test_a_glossary_entry_ranks_below_the_records_that_use_its_term(portal):
+    """For a question the figure comes first; for the term alone, the explanation of the term."""
+    question = found(portal, "黄石高新技术企业要达到多少家", limit=10)
+    assert question[0][0] == "targets"
+    assert question.index(("glossary", "high-tech-enterprise")) >= 3
+    assert found(portal, "什么是高新技术企业", limit=3)[0] == ("glossary", "high-tech-enterprise")
+
+
+def test_facets_count_the_matches_and_a_filter_narrows_to_them(portal, built_db):
+    body = search(portal, q="高新技术企业", limit=100).json()
+    facets = body["facets"]
+    assert set(facets) == {"type", "place", "year", "document"}
+    assert sum(v["count"] for v in facets["type"]) == body["total"]
+    huangshi = next(v for v in facets["place"] if v["value"] == "huangshi")
+    assert huangshi["label_zh"] == "黄石市" and huangshi["label_en"] == "Huangshi"
+    narrowed = search(portal, q="高新技术企业", place="huangshi", limit=100).json()
+    assert narrowed["total"] == huangshi["count"] > 0
+    keys = [(r["type"], r["id"]) for r in narrowed["results"]]
+    sql = f"select r.type, r.id, c.places from [{RECORDS}] r join [{CONTEXT}] c on c.rowid = r.rowid"
+    places = {(t, i): p for t, i, p in records(built_db, sql)}
+    assert all(places[key].split()[0] == "huangshi" for key in keys)
+    # each facet counts under the others' filters: the place facet of a place filter still offers the others
+    assert {v["value"] for v in narrowed["facets"]["place"]} == {v["value"] for v in facets["place"]}
+    by_year = next(v for v in narrowed["facets"]["year"])
+    both = search(portal, q="高新技术企业", place="huangshi", year=by_year["value"], limit=100).json()
+    assert both["total"] == by_year["count"]
+
+
+@pytest.mark.parametrize(("params", "param"), [({"place": "Wu Han"}, "place"), ({"year": "26"}, "year"), ({"document": "a,,b"}, "document")])
+def test_malformed_filters_are_a_400_and_unknown_ones_find_nothing(portal, params, param):
+    response = search(portal, q="人才", **params)
+    assert response.status_code == 400 and response.json()["error"]["param"] == param
+    assert search(portal, q="人才", place="atlantis").json()["total"] == 0

@@ -159,3 +159,38 @@ def test_every_query_runs_on_the_real_index(real_index, text):
     for row in result.results:
         for key in ("snippet_zh", "snippet_en", "title_zh_html", "title_en_html"):
             assert "<" not in row[key].replace("<mark>", "").replace("</mark>", ""), row[key]
+
+
+# --- reading a question (serve/search/intent.py) on the real data's places, years and units ---------------
+
+
+@pytest.mark.parametrize(
+    ("q", "places", "years", "units", "searched"),
+    [
+        ("黄石规上高新技术企业要达到多少家", {"huangshi"}, set(), {"count"}, ["规上", "高新技术企业"]),
+        ("黃石規上高新技術企業要達到多少家", {"huangshi"}, set(), {"count"}, ["规上", "高新技术企业"]),
+        ("Huangshi above-scale high-tech enterprises 2030", {"huangshi"}, {2030}, set(), None),
+        ("huangshi gaoxin jishu qiye", {"huangshi"}, set(), set(), ["gaoxin jishu qiye"]),
+        ("到2030年武汉技术合同成交额", {"wuhan"}, {2030}, set(), ["技术合同成交额"]),
+        ("how much money will Wuhan put into angel funds", {"wuhan"}, set(), {"CNY"}, None),
+        ("Wuchang District share of GDP by 2026", {"wuchang"}, {2026}, {"percent"}, None),
+        ("武昌今年净增多少家高新技术企业", {"wuchang"}, set(), {"count"}, None),  # 今年 is never made a year
+    ],
+)
+def test_a_question_is_read_for_places_years_and_the_figure_asked(real_index, q, places, years, units, searched):
+    _conn, index = real_index
+    parsed = parse_query(q, index.lexicon)
+    assert parsed.intent.places == places and parsed.intent.years == years and parsed.intent.units == units
+    texts = [u.text for u in parsed.units]
+    assert not {"要", "达到", "多少", "will", "how", "wuhan", "huangshi", "2030"} & set(texts), texts
+    if searched is not None:
+        assert texts == searched
+    if "今年" in q:
+        assert "今年" in texts
+
+
+@pytest.mark.parametrize("q", ["Hongshan District", "2026", "多少", "黄石"])
+def test_a_place_year_or_question_word_alone_is_searched_as_typed(real_index, q):
+    _conn, index = real_index
+    parsed = parse_query(q, index.lexicon)
+    assert parsed.intent.is_empty and parsed.units and parsed.word_alone

@@ -51,7 +51,10 @@ def test_page_groups_results_by_type_with_site_chrome(portal):
         assert result["url"] in page.links[result["type"]]
     assert page.marks >= len(api["results"])
     assert '<footer class="ft">' in response.text  # Datasette's base.html wraps the page
-    assert f"共 {api['total']} 条结果" in response.text and f"{api['total']} results" in response.text
+    assert f"共 {api['total']} 条结果" in response.text  # the visitor's language only
+    assert f"{api['total']} results" not in response.text
+    english = portal.get("/-/search", params={"q": "技术经理人", "lang": "en"}).text
+    assert f"{api['total']} results" in english and "条结果" not in english
 
 
 def test_page_shows_both_languages(portal):
@@ -138,3 +141,24 @@ def test_search_plugin_only_wires_routes():
     """plugins/search.py is a thin adapter: the search logic lives in kechuang.serve.search (architecture rule)."""
     source = (Path(__file__).resolve().parents[1] / "plugins" / "search.py").read_text(encoding="utf-8")
     assert "def register_routes" in source and "execute" not in source and source.count("\n") < 15
+
+
+def test_page_gives_the_answer_and_facet_links_that_narrow(portal):
+    """A question's answer above the results (figure as written, link to the sentence); a place facet's link
+    narrows the results to that place with the count it showed."""
+    q = "武汉技术合同成交额是多少"
+    answer = portal.get("/api/v1/search", params={"q": q}).json()["answer"]
+    page = portal.get("/-/search", params={"q": q}).text
+    assert f'class="kc-answer" data-place="{answer["place"]["id"]}"' in page
+    for target in answer["targets"]:
+        assert f'data-target="{target["id"]}"' in page and target["figure_zh"] in page
+        assert f'href="{target["source_url"]}"' in page
+    assert 'class="kc-masked"' in page  # a masked figure is said to be masked
+    facets = portal.get("/api/v1/search", params={"q": "高新技术企业"}).json()["facets"]
+    huangshi = next(v for v in facets["place"] if v["value"] == "huangshi")
+    page = portal.get("/-/search", params={"q": "高新技术企业"}).text
+    link = re.search(r'<a href="([^"]+)" data-value="huangshi">[^<]*\((\d+)\)</a>', page)
+    assert link and int(link.group(2)) == huangshi["count"]
+    narrowed = portal.get(link.group(1).replace("&amp;", "&")).text
+    assert 'aria-current="true"' in narrowed
+    assert f"{huangshi['count']} results" in narrowed or f"共 {huangshi['count']} 条结果" in narrowed

@@ -66,6 +66,7 @@ def good_target(datasets: Path) -> dict[str, str]:
         "unit_zh": "件",
         "unit_en": "patents",
         "deadline_year": "2026",
+        "deadline_basis": "stated",
         "period": "by_deadline",
         "status": "stated",
     }
@@ -151,6 +152,34 @@ TARGET_CASES: list[tuple[str, dict[str, str], str, str]] = [
     ),
     ("line break in a cell", {"quote_en": "By 2026,\npatents"}, "quote_en", "contains a line break"),
     ("range without max", {"comparator": "range"}, "comparator", "use `range` exactly when"),
+    # comparability (issue 15): a target fits its indicator, and commitment links stay honest
+    (
+        "period of another kind of quantity",
+        {"period": "annual"},
+        "indicator_id",
+        '"high-value-invention-patents-per-10k-people" is of kind intensity: its targets are stated by_deadline, '
+        "not annual",
+    ),
+    (
+        "unit of another base unit",
+        {"unit_zh": "亿元"},
+        "indicator_id",
+        '"high-value-invention-patents-per-10k-people" is counted in count, but the unit 亿元 is CNY',
+    ),
+    ("rank comparator for a count", {"comparator": "rank_within"}, "comparator", '"rank_within" does not fit'),
+    (
+        "restatement of another metric",
+        {"restates_target_id": "wuhan-2026-tech-contract-turnover"},
+        "restates_target_id",
+        '"wuhan-2026-tech-contract-turnover" is linked to another indicator',
+    ),
+    (
+        "possibly the same, but stated",
+        {"possibly_same_as_id": "zz-test-2026-patents"},
+        "possibly_same_as_id",
+        "only a masked (redacted) figure is linked as possibly the same",
+    ),
+    ("inferred deadline without a word", {"deadline_basis": "inferred"}, "deadline_basis", "is inferred: say how"),
     (
         "wrong policy for measure",
         {"policy_id": "wuhan-2025-motion-1-work-plan"},

@@ -139,7 +139,12 @@ def serve(
     "--version", "version", default=None, help="Calendar version YYYY.MM.N (default: the next free one today)."
 )
 def release(datasets: Path | None, version: str | None) -> None:
-    """Write dist/releases/VERSION/: database, Data Package, zip, changelog, checksums; a served portal switches to it."""
+    """Write dist/releases/VERSION/: database, Data Package, zip, changelog, checksums.
+
+    A portal served with `kechuang serve --workers N` (nginx and workers, run folder dist/run) switches to
+    the release. A single-process `kechuang serve` keeps serving the database it started with: restart it
+    with `--db dist/releases/VERSION/kechuang.db` to serve the release.
+    """
     from kechuang.operations.cluster import request_switch
     from kechuang.release.publish import write_release
     from kechuang.validate.problems import ValidationFailed
@@ -158,7 +163,10 @@ def release(datasets: Path | None, version: str | None) -> None:
     click.echo(f"Release {result.version} ({result.date}) written to {project.display(result.path)}")
     click.echo(f"{changes['added']} added, {changes['removed']} removed, {changes['changed']} changed {against}")
     switched = request_switch(project.dist / "run", result.version)
-    if switched is not None:
+    if switched is None:
+        served = project.display(result.path / "kechuang.db")
+        click.echo(f"No multi-worker portal runs from this project; a single-process one keeps its database: --db {served}")
+    else:
         click.echo(
             f"The running portal now serves {result.version}."
             if switched

@@ -5,13 +5,15 @@ Run by hand, never by pytest (pytest collects only test_*.py files):
     .venv/bin/python tests/benchmarks/bench_api.py [--datasets DIR] [--sample] [--rows 101]
         [--duration 10] [--connections 16] [--rounds 3] [--readme]
 
-In one run, on loopback, it builds the database, serves it with the portal's own Datasette
-command line, and serves the exact bytes of the API response as a static file with Debian's
-nginx (one worker, like Datasette's one process) on a free port with a temporary config. wrk
-(Debian package `wrk`) measures requests per second and the 99th-percentile latency of
-each, round-robin for `--rounds` rounds (plus, for reference, the same bytes from a bare ASGI app under
-uvicorn: the ceiling of any Python server); the table reports medians and the ratios that the
-goal is stated in. When the curated data has fewer than `--rows` targets, copies of them (ids
+In one run, on loopback, it builds the database and serves the same ASGI application
+(`kechuang.operations.asgi`, the portal's own Datasette command line) with one worker of each
+server: granian (the portal's, with its own command line `kechuang.operations.launch`) and uvicorn
+(with uvloop and httptools, as `datasette serve` runs it, access log off like granian's). It serves the
+exact bytes of the API response as a static file with Debian's nginx (one worker, like the one server
+process) on a free port with a temporary config. wrk (Debian package `wrk`) measures requests per second
+and the 99th-percentile latency of each, round-robin for `--rounds` rounds (plus, for reference, the same
+bytes from a bare ASGI app under each server: the ceiling of any Python application on it); the table
+reports medians and the ratios that the goal is stated in. When the curated data has fewer than `--rows` targets, copies of them (ids
 suffixed `-bench-N`) are added to the benchmark's own database so that a page really has 50
 records; the table says so. `--readme` writes the table into docs/performance.md.
 """
@@ -35,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "build"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import free_port, launch_portal, wait_until_up  # noqa: E402
+from conftest import free_port, wait_until_up  # noqa: E402
+from kechuang.operations.launch import server_arguments, server_environment  # noqa: E402
 from kechuang.pipeline import build_database  # noqa: E402
 from kechuang.project import Project  # noqa: E402
 
@@ -126,29 +129,42 @@ async def app(scope, receive, send):
 """
 
 
-def start_bare_asgi(work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
-    """The same bytes from a minimal ASGI app under uvicorn, as Datasette runs it: Python's own ceiling."""
+def server_command(server: str, port: int, target: str, factory: bool) -> list[str]:
+    """One worker of `server` on `port` serving the ASGI application `target`."""
+    if server == "granian":
+        args = server_arguments("127.0.0.1", port)
+        return [sys.executable, *args[:-1], *([] if factory else ["--no-factory"]), target]
+    return [
+        sys.executable, "-m", "uvicorn", *(["--factory"] if factory else []), target, "--port", str(port),
+        "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+
+
+def start_portal(server: str, db: Path) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    process = subprocess.Popen(
+        server_command(server, port, "kechuang.operations.asgi:create_app", factory=True),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **server_environment(db)},
+    )
+    _wait_or_stop(f"http://127.0.0.1:{port}{API_PATH}", process)
+    return process, port
+
+
+def start_bare_asgi(server: str, work: Path, body: bytes) -> tuple[subprocess.Popen, int]:
+    """The same bytes from a minimal ASGI app on `server`: the ceiling of any Python application on it."""
     folder = work / "bare"
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     (folder / "body.json").write_bytes(body)
     (folder / "bare_asgi.py").write_text(ASGI_APP)
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bare_asgi:app",
-            "--app-dir",
-            str(folder),
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--log-level",
-            "warning",
-        ],
+        server_command(server, port, "bare_asgi:app", factory=False),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        cwd=folder,
+        env={**os.environ, "PYTHONPATH": str(folder)},
     )
     _wait_or_stop(f"http://127.0.0.1:{port}/", process)
     return process, port
@@ -173,18 +189,21 @@ def table(results: dict[str, list[tuple[float, float]]], sizes: dict[str, int], 
         name: (statistics.median(r for r, _ in runs), statistics.median(p for _, p in runs))
         for name, runs in results.items()
     }
-    api_rps = median["api"][0]
+    api_rps = median["api granian"][0]
     labels = {
-        "api": f"`{API_PATH}` (our API)",
-        "datasette": f"`{DATASETTE_PATH}` (Datasette)",
+        "api granian": f"`{API_PATH}` (our API) on granian",
+        "api uvicorn": f"`{API_PATH}` (our API) on uvicorn",
+        "datasette granian": f"`{DATASETTE_PATH}` (Datasette) on granian",
+        "datasette uvicorn": f"`{DATASETTE_PATH}` (Datasette) on uvicorn",
         "nginx": "same bytes as a static file (nginx)",
-        "bare": "same bytes from a bare ASGI app on uvicorn",
+        "bare granian": "same bytes from a bare ASGI app on granian",
+        "bare uvicorn": "same bytes from a bare ASGI app on uvicorn",
     }
     lines = [
-        "| endpoint | requests/s | p99 latency | body | our API's requests/s ÷ this |",
+        "| endpoint | requests/s | p99 latency | body | our API on granian's requests/s ÷ this |",
         "|---|---:|---:|---:|---:|",
     ]
-    for name in ("api", "datasette", "nginx", "bare"):
+    for name in labels:
         rps, p99 = median[name]
         lines.append(f"| {labels[name]} | {rps:,.0f} | {p99:.1f} ms | {sizes[name]:,} B | {api_rps / rps:.2f}× |")
     lines.append("")
@@ -193,9 +212,11 @@ def table(results: dict[str, list[tuple[float, float]]], sizes: dict[str, int], 
         f"on loopback, {os.cpu_count()} cores shared by the servers and the load generator "
         f"(load average {args.load:.1f} when the run started: other work on the machine makes the numbers noisy, "
         "the ratios come from the same rounds). "
-        f"{note} The bare ASGI app is the ceiling of any Python server under uvicorn. "
-        f"Goal: API ≥ 1× Datasette (measured {api_rps / median['datasette'][0]:.1f}×) and within 3× of nginx "
-        f"(measured {median['nginx'][0] / api_rps:.1f}× slower)."
+        f"{note} Each server runs one worker of the same application; a bare ASGI app is the ceiling of any "
+        "Python application on that server. "
+        f"granian ÷ uvicorn on our API: {api_rps / median['api uvicorn'][0]:.2f}×. "
+        f"Goal: API ≥ 1× Datasette (measured {api_rps / median['datasette granian'][0]:.1f}×) and within 3× of "
+        f"nginx (measured {median['nginx'][0] / api_rps:.1f}× slower)."
     )
     return "\n".join(lines)
 
@@ -235,22 +256,23 @@ def main() -> None:
         note = f"Database: {curated} curated targets" + (
             f" plus {added} copies (ids suffixed -bench-N) so that a page holds 50." if added else "."
         )
-        port = free_port()
-        datasette = launch_portal(db, port)
-        nginx = bare = None
+        servers: list[subprocess.Popen] = []
         args.load = os.getloadavg()[0]
         try:
-            base = f"http://127.0.0.1:{port}"
-            wait_until_up(base + API_PATH, datasette)
-            body = httpx.get(base + API_PATH).content
-            nginx, nginx_port = start_nginx(work, body)
-            bare, bare_port = start_bare_asgi(work, body)
-            urls = {
-                "api": base + API_PATH,
-                "datasette": base + DATASETTE_PATH,
-                "nginx": f"http://127.0.0.1:{nginx_port}/targets.json",
-                "bare": f"http://127.0.0.1:{bare_port}/",
-            }
+            urls = {}
+            for server in ("granian", "uvicorn"):
+                process, port = start_portal(server, db)
+                servers.append(process)
+                urls[f"api {server}"] = f"http://127.0.0.1:{port}{API_PATH}"
+                urls[f"datasette {server}"] = f"http://127.0.0.1:{port}{DATASETTE_PATH}"
+            body = httpx.get(urls["api granian"]).content
+            process, nginx_port = start_nginx(work, body)
+            servers.append(process)
+            urls["nginx"] = f"http://127.0.0.1:{nginx_port}/targets.json"
+            for server in ("granian", "uvicorn"):
+                process, port = start_bare_asgi(server, work, body)
+                servers.append(process)
+                urls[f"bare {server}"] = f"http://127.0.0.1:{port}/"
             sizes = {name: len(httpx.get(url).content) for name, url in urls.items()}
             results: dict[str, list[tuple[float, float]]] = {name: [] for name in urls}
             for url in urls.values():
@@ -262,12 +284,9 @@ def main() -> None:
                     print(f"round {round_number + 1} {name:9} {rps:10,.0f} req/s  p99 {p99:7.1f} ms", file=sys.stderr)
             text = table(results, sizes, note, args)
         finally:
-            datasette.terminate()
-            datasette.wait(10)
-            for server in (nginx, bare):
-                if server is not None:
-                    server.terminate()
-                    server.wait(10)
+            for process in servers:
+                process.terminate()
+                process.wait(10)
     print(text)
     if args.readme:
         write_readme(text)

@@ -31,6 +31,11 @@ def _offsets(source: str, text: str | None, near: int = 0) -> Offsets:
     return (start, start + len(text)) if start != -1 else (None, None)
 
 
+def first_present(*values: Any) -> Any:
+    """The first of its inputs that is set: e.g. a target's commitment is the target it restates, else itself."""
+    return next((v for v in values if v not in (None, "")), None)
+
+
 class Deriver:
     """Computes each row's derived columns as it is loaded, so every row is written once."""
 
@@ -52,6 +57,7 @@ class Deriver:
             "quote_end": lambda *args: self.quote(*args)[1],
             "base_unit": self.base_unit,
             "in_base_unit": self.in_base_unit,
+            "first_present": first_present,
         }
 
     def derive(self, schema: TableSchema, columns: dict[str, list[Any]], count: int) -> list[list[Any]]:

@@ -9,6 +9,7 @@ import yaml
 from sqlite_utils import Database
 
 from kechuang.compile.derive import Deriver
+from kechuang.compile.steps import BUILT
 from kechuang.model import load_model
 from kechuang.model.meta import write_meta
 from kechuang.model.schema import SQL_TYPES, TableSchema
@@ -46,11 +47,25 @@ def load_table(db: Database, project: Project, schema: TableSchema, deriver: Der
     derived = deriver.derive(schema, columns, count)
     names = schema.column_names
     placeholders = ", ".join("?" * len(names))
+    rows = list(zip(*(columns[n] for n in schema.field_names), *derived, strict=True))
     cursor = db.conn.executemany(
         f"insert into [{schema.name}] ({', '.join(f'[{n}]' for n in names)}) values ({placeholders})",
-        zip(*(columns[n] for n in schema.field_names), *derived, strict=True),
+        in_key_order(rows, [names.index(k) for k in schema.primary_key]),
     )
     return cursor.rowcount
+
+
+def in_key_order(rows: list[tuple], key_positions: list[int]) -> list[tuple]:
+    """`rows` sorted by their primary key, so rowid order is key order.
+
+    Datasette 0.65 orders a table's first page by the sort column alone and its next pages by the sort
+    column then the key: SQLite breaks the first page's ties in rowid order (a sort over a scan; the
+    index stage keeps column indexes out of plain sorts), so rows stored in key order page exactly.
+    Python's string order (code points) is SQLite's BINARY order of UTF-8 text.
+    """
+    if not key_positions:
+        return rows
+    return sorted(rows, key=lambda row: tuple(row[i] for i in key_positions))
 
 
 def read_portal_metadata(project: Project) -> dict[str, Any]:
@@ -71,7 +86,11 @@ def compile_tables(project: Project, path: Path, release: dict[str, str] | None 
             create_table(db, schema)
         deriver = Deriver(project, db)
         for schema in schemas.values():
-            counts[schema.name] = load_table(db, project, schema, deriver)
+            if schema.curated:
+                counts[schema.name] = load_table(db, project, schema, deriver)
+        for schema in schemas.values():
+            if not schema.curated:  # computed from the curated tables, once they are all in
+                counts[schema.name] = BUILT[schema.built](db)
         create_views(db, model.views)
         write_meta(db, model, read_portal_metadata(project), release)
     db.close()

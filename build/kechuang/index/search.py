@@ -2,6 +2,8 @@
 
 Tables written by `kechuang build`:
 - `search_records`: one row per record with its original texts (for titles and snippets) and URL.
+- `search_context`: where each record sits (place, years, documents, base unit: context.py), under the
+  same rowid, for ranking and facets.
 - `search_index_1`, `search_index_2`, …: contentless FTS5 over pre-normalised tokens (see
   `normalize.py`), seven columns: title/quote/body words, title/quote/body Han bigrams and the pinyin of
   names. The `ascii` tokenizer only splits on spaces and ASCII punctuation, which the normaliser never
@@ -21,10 +23,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from kechuang.index.context import table_contexts
 from kechuang.index.records import read_records
 from kechuang.index.terms import create_terms_table, term_rows
 from kechuang.model.meta import compiled_schemas
 from kechuang.model.search import (
+    CONTEXT,
+    CONTEXT_COLUMNS,
     FTS_COLUMNS,
     RECORDS,
     TERM_ROLE,
@@ -97,13 +102,15 @@ def create_shard(db: Database, number: int) -> None:
 
 def create_tables(db: Database) -> None:
     """Empty search tables, replacing any earlier ones."""
-    for name in [*shard_names(db.conn), RECORDS]:
+    for name in [*shard_names(db.conn), RECORDS, CONTEXT]:
         db.execute(f"drop table if exists [{name}]")
     db.execute(
         f"""create table [{RECORDS}] (
             rowid integer primary key, type text not null, id text not null, url text not null,
             title_zh text, title_en text, quote_zh text, quote_en text, body_zh text, body_en text)"""
     )
+    columns = ", ".join(f"{c} text" for c in CONTEXT_COLUMNS)
+    db.execute(f"create table [{CONTEXT}] (rowid integer primary key, type text not null, {columns})")
     db.execute(f"create index [{RECORDS}_type] on [{RECORDS}](type, id)")
     create_shard(db, 1)
     create_terms_table(db)
@@ -184,6 +191,8 @@ def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1
 def _write(db: Database, batches: Iterable[tuple[list[SearchRecord], list]], start: int) -> int:
     stored_sql = f"insert into [{RECORDS}] (rowid, {', '.join(STORED_COLUMNS)}) values (?{', ?' * len(STORED_COLUMNS)})"
     index_columns = f"(rowid, {', '.join(FTS_COLUMNS)}) values (?{', ?' * len(FTS_COLUMNS)})"
+    context_sql = f"insert into [{CONTEXT}] values (?, ?{', ?' * len(CONTEXT_COLUMNS)})"
+    empty = dict.fromkeys(CONTEXT_COLUMNS, "")
     rowid = start
     written: set[int] = set()
     for batch, tokens in batches:
@@ -193,6 +202,11 @@ def _write(db: Database, batches: Iterable[tuple[list[SearchRecord], list]], sta
             stored.append((rowid, *(row[c] for c in STORED_COLUMNS)))
             rowid += 1
         db.conn.executemany(stored_sql, stored)
+        contexts = [
+            (row[0], row[1], *(r.context.stored() if r.context else empty).values())
+            for row, r in zip(stored, batch, strict=True)
+        ]
+        db.conn.executemany(context_sql, contexts)
         by_shard: dict[int, list[tuple]] = {}
         for row, words in zip(stored, tokens, strict=True):
             by_shard.setdefault(shard_of(row[0]), []).append((row[0], *words))
@@ -215,7 +229,10 @@ def build_index(db: Database) -> int:
         create_tables(db)
         records: list[SearchRecord] = []
         for schema in tables:
-            records.extend(read_records(db, schema, schemas))
+            contexts = table_contexts(db, schemas, schema)
+            for record in read_records(db, schema, schemas):
+                record.context = contexts.get(record.id)
+                records.append(record)
         count = insert_records(db, records, start=1)
         terms: list[dict[str, Any]] = []
         for rowid, record in enumerate(records, start=1):  # the rowids insert_records gave

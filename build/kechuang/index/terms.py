@@ -7,10 +7,11 @@ Chinese words, so a query that contains any one of them can also search all the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
-from kechuang.model.search import TERM_ROLE, TERMS, SearchRecord
+from kechuang.model.search import PLACES, TERM_ROLE, TERMS, SearchRecord
 from kechuang.text.normalize import ENGLISH_STOPWORDS, RUN, fold, is_cjk, pinyin_words, stem
 
 
@@ -24,12 +25,30 @@ def create_terms_table(db) -> None:
     db.execute(f"create index [{TERMS}_key] on [{TERMS}](lang, key)")
 
 
+# A place is named without its administrative level as often as with it: 武汉 for 武汉市, Wuchang for
+# Wuchang District. These are the level words of Chinese and English place names.
+_LEVEL_ZH = re.compile(r"^(.{2,3})[省市区县]$")
+_LEVEL_EN = re.compile(r"^(.+?)\s+(?:province|city|district|county)$", re.IGNORECASE)
+
+
+_BRACKETED = re.compile(r"\s*[(（][^()（）]*[)）]\s*")
+
+
+def short_place_names(name: str) -> list[str]:
+    """A place's name without its level word (武昌区 → 武昌, Wuchang District → Wuchang), if it has one."""
+    return [m.group(1) for pattern in (_LEVEL_ZH, _LEVEL_EN) if (m := pattern.match(name))]
+
+
 def term_forms(record: SearchRecord) -> list[str]:
-    """Every name of a record in either language; `|` separates aliases."""
+    """Every name of a record in either language; `|` separates aliases; places also without their level."""
     forms: list[str] = []
     for language in ("zh", "en"):
         for text in record.parts.get(f"{TERM_ROLE}_{language}", []):
             forms.extend(p.strip() for p in text.split("|") if p.strip())
+    if record.type == PLACES:
+        forms += [short for form in forms for short in short_place_names(form)]
+    # "open competition mechanism (jiebang guashuai)" is also named without its bracketed gloss
+    forms += [bare for form in forms if (bare := _BRACKETED.sub("", form).strip()) and bare != form]
     return list(dict.fromkeys(forms))
 
 

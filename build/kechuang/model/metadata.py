@@ -11,14 +11,29 @@ from typing import Any
 
 from kechuang.model import Model
 from kechuang.model.meta import META_TABLE
-from kechuang.model.search import RECORDS, TERMS
+from kechuang.model.schema import TableSchema
+from kechuang.model.search import CONTEXT, RECORDS, TERMS
 
 DATABASE_NAME = "kechuang"
-HIDDEN_TABLES = (META_TABLE, RECORDS, TERMS)  # the build's own tables, not data
+HIDDEN_TABLES = (META_TABLE, RECORDS, CONTEXT, TERMS)  # the build's own tables, not data
 
 
 def bilingual(english: str, chinese: str) -> str:
     return f"{english} · {chinese}" if chinese else english
+
+
+def exact_sorts(schema: TableSchema) -> list[str]:
+    """The columns Datasette 0.65 pages exactly when a table is sorted by them (its `sortable_columns`).
+
+    Datasette orders a first page by the sort column alone and its next pages by the column then the key;
+    rows stored in key order with no index usable by a plain sort make both agree (see
+    kechuang.compile.tables.in_key_order and kechuang.index.database.create_partial_index). Two sorts
+    stay out: descending by the first column of a compound key, SQLite reads the key's index backwards
+    and breaks ties by its other columns descending (ascending it is the table's own order); and a whole
+    source text, whose value Datasette copies into the next link, beyond any URL limit.
+    """
+    compound = schema.primary_key[0] if len(schema.primary_key) > 1 else None
+    return [c.name for c in schema.columns if c.name != compound and c.compute != "source_text"]
 
 
 def datasette_metadata(model: Model, portal: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +53,7 @@ def datasette_metadata(model: Model, portal: dict[str, Any]) -> dict[str, Any]:
             table["facets"] = schema.facets
         if schema.sort:
             table["sort"] = schema.sort
+        table["sortable_columns"] = exact_sorts(schema)
         table["columns"] = {c.name: bilingual(c.description, c.description_zh) for c in schema.columns}
     for name, view in model.views.items():
         table = tables.setdefault(name, {})

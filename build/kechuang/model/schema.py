@@ -6,7 +6,8 @@ Besides the standard keys a schema declares, as data:
 - `x_filter`, `x_search`, `x_verbatim`, `x_glossary`: which fields are filtered (and faceted) on, which
   part of a search record a field feeds, which are verbatim quotes, which must use the glossary;
 - `x_derived`: the columns the build computes (with `x_compute`, the computation, and `x_from`, its inputs);
-- `x_portal`: the table's roles in the portal (API collection, search order, home page, mention lists).
+- `x_portal`: the table's roles in the portal (API collection, search order, home page, mention lists);
+- `x_built`: for a table the build computes from the curated ones (no CSV in datasets/), the computation.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class Portal:
     home: int | None = None  # position of its count on the home page
     page: str | None = None  # the page listing it (the home page links its count there)
     mentions: Mentions | None = None
+    embed_in: str | None = None  # a foreign key whose target's API item lists these records in full
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,12 @@ class TableSchema:
     derived: tuple[Field, ...] = ()
     portal: Portal = Portal()
     sort: str | None = None
+    built: str | None = None  # x_built: the computation that fills a table the build derives (no CSV)
+
+    @property
+    def curated(self) -> bool:
+        """True for a table curated by hand in datasets/, False for one the build computes."""
+        return self.built is None
 
     @functools.cached_property
     def columns(self) -> tuple[Field, ...]:
@@ -165,6 +173,7 @@ def _parse_portal(raw: dict[str, Any]) -> Portal:
         home=raw.get("home"),
         page=raw.get("page"),
         mentions=Mentions(**mentions) if mentions else None,
+        embed_in=raw.get("embed_in"),
     )
 
 
@@ -198,6 +207,7 @@ def parse_schema(descriptor: dict[str, Any]) -> TableSchema:
         derived=tuple(_parse_field(f) for f in descriptor.get("x_derived", [])),
         portal=_parse_portal(descriptor.get("x_portal", {})),
         sort=descriptor.get("x_sort"),
+        built=descriptor.get("x_built"),
     )
 
 

@@ -26,6 +26,63 @@ FTS_COLUMNS = ("title", "title_cjk", "pinyin", "quote", "quote_cjk", "body", "bo
 
 TERMS = "search_terms"
 
+# Where a record sits, for ranking and facets (kechuang.index.context): the place, years and documents
+# it inherits from its policy (or states itself) and the base unit of its figure, in CONTEXT under the
+# record's rowid (a narrow table of its own: ranking reads it for every match, which on a large corpus
+# is thousands of rows). Policies name their place; places may have a parent; units convert to a base unit.
+CONTEXT = "search_context"
+POLICIES = "policies"
+PLACES = "jurisdictions"
+UNITS = "units"
+CONTEXT_COLUMNS = ("places", "years", "documents", "base_unit")
+GLOSSARY = "glossary"  # its entries explain terms: below the records that use a term, unless the query is the term
+ANSWERS = "targets"  # the records a question for a figure is answered by (search's `answer`)
+
+# How questions are asked, in both languages: words that say what is asked (a figure, in a base unit
+# of the units table: `base_unit` in schemas/units.yaml) and words that only carry the question. Read
+# from a query, never searched as words. Places come from the places table, years from the records,
+# unit words (亿元, 家, percent, yuan) from the units table; these are the words no table holds.
+ASK_WORDS: dict[str, tuple[str, ...]] = {
+    "": ("多少", "几", "多大", "多", "目标", "how", "many", "much", "target", "goal", "number"),
+    "count": ("几家", "几个", "几项", "多少家", "多少个"),
+    "persons": ("多少人", "多少名", "people"),
+    "CNY": ("钱", "多少钱", "money"),
+}
+# Words that name a kind of figure and are also searched (a target's name holds them: 比重, growth, size).
+METRIC_WORDS: dict[str, tuple[str, ...]] = {
+    "CNY": ("规模", "金额", "资金", "size", "fund", "funding", "amount", "invest", "investment"),
+    "percent": ("比重", "比例", "占比", "增速", "增幅", "增长", "share", "proportion", "rate", "growth", "percentage"),
+    "rank": ("排名", "排位", "位次", "rank", "ranking"),
+    "m2": ("面积", "area"),
+}
+FILLER_WORDS = frozenset(
+    {
+        "要", "达到", "有", "是", "将", "会", "到", "年", "吗", "呢", "什么", "哪些", "哪个", "哪",
+        "怎么", "怎样", "如何", "大", "意思", "含义",
+        "what", "which", "who", "when", "where", "why", "will", "would", "shall", "should", "can", "could", "do",
+        "does", "did", "have", "has", "had", "want", "wants", "there", "mean", "means", "reach", "going",
+    }
+)
+
+
+@dataclass
+class RecordContext:
+    """Where a record sits: its place and the places above it (own first), years, documents, base unit."""
+
+    places: list[str] = field(default_factory=list)
+    years: list[int] = field(default_factory=list)
+    documents: list[str] = field(default_factory=list)
+    base_unit: str = ""
+
+    def stored(self) -> dict[str, str]:
+        """The context as RECORDS columns: space-separated lists (ids are slugs, without spaces)."""
+        return {
+            "places": " ".join(self.places),
+            "years": " ".join(str(y) for y in self.years),
+            "documents": " ".join(self.documents),
+            "base_unit": self.base_unit,
+        }
+
 
 @dataclass
 class SearchRecord:
@@ -38,6 +95,7 @@ class SearchRecord:
     title_en: str = ""
     parts: dict[str, list[str]] = field(default_factory=dict)  # role → field texts
     names_zh: list[str] = field(default_factory=list)  # name-role Chinese texts, for pinyin
+    context: RecordContext | None = None
 
     def stored(self, role: str, language: str) -> str:
         return "\n".join(self.parts.get(f"{role}_{language}", []))

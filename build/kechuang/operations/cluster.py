@@ -1,29 +1,25 @@
-"""Serve one immutable database with N Datasette workers behind nginx, and switch releases with no failed request.
+"""Serve one immutable database with N workers behind nginx, and switch releases with no failed request.
 
 Read-only data scales by copying: every worker opens the same immutable file, so workers are
-stateless and interchangeable. nginx (from Debian's package, configured from
-`deploy/nginx.conf.template`, which the package carries: `kechuang.assets`) balances requests across
-them, retries a request on another worker when one dies, caches what the workers mark cacheable and
-compresses responses.
+stateless and interchangeable. The workers are granian's (`kechuang.operations.launch`): granian
+starts them on one Unix socket, replaces one that dies, and on SIGHUP replaces them one by one,
+each old worker finishing what it is answering. nginx (Debian's package, configured from the
+template that the package carries: `kechuang.operations.nginx`) sits in front for caching,
+compression and limits, and retries on another worker a request whose worker died.
 
-Each worker listens on its own Unix socket and nginx reaches worker slot i through a symlink
-`w<i>.sock`. Switching to a new release starts new workers on the new file, waits until they
-answer, repoints the symlinks (new connections go to the new workers at once), then stops the old
-workers gracefully: they finish what they were answering and exit. nginx is never reloaded,
-because a reload closes idle keep-alive connections of clients, and a client that sends its next
-request at that moment sees a failure. The supervisor also replaces a worker that dies.
+What this module adds is small: it points `<run dir>/kechuang.db` at the release to serve (new
+workers open what it points to when they start), asks granian to reload, waits until no old worker
+is left, empties nginx's cache, and keeps `state.json` (what is served, by which processes) for
+operators, `kechuang release` and the tests.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import grp
 import http.client
 import json
 import os
-import pwd
-import re
 import shutil
 import signal
 import socket
@@ -32,41 +28,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
-from kechuang import assets
 from kechuang.model.meta import read_meta_file
-from kechuang.model.versions import latest_database
-from kechuang.operations.launch import datasette_arguments, prepare
+from kechuang.model.versions import DATABASE_FILE, latest_database
+from kechuang.operations.launch import prepare, server_arguments, server_environment
+from kechuang.operations.nginx import find_nginx, machine_config
 from kechuang.project import Project
-from kechuang.serve.security.guard import nginx_headers
 
 PID_FILE = "cluster.pid"
 STATE_FILE = "state.json"
 START_TIMEOUT = 120.0
 STOP_TIMEOUT = 30.0
-DRAIN_DELAY = 1.0  # after repointing, lets connections already accepted by the old workers arrive
 _MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes
-
-
-def find_nginx() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
-    if not found:
-        raise RuntimeError("nginx is not installed; install Debian's package: apt-get install nginx")
-    return found
-
-
-def render_template(text: str, values: dict[str, str]) -> str:
-    """Replace every `{{ name }}`; a placeholder without a value is an error, not an empty string."""
-
-    def value(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise KeyError(f"the nginx template needs a value for {{{{ {name} }}}}")
-        return values[name]
-
-    return re.sub(r"\{\{\s*(\w+)\s*\}\}", value, text)
 
 
 def release_of(db: Path) -> dict[str, str]:
@@ -96,22 +70,28 @@ def get_over_socket(path: Path, url: str, timeout: float = 5.0) -> tuple[int, by
         connection.close()
 
 
-@dataclass
-class Worker:
-    """One Datasette process serving `db` on its own socket, currently or formerly behind slot `slot`."""
+def children(pid: int) -> list[int]:
+    """The child processes of `pid` (Linux): granian's workers."""
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
-    slot: int
-    db: Path
-    socket: Path
-    process: subprocess.Popen
 
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
+def _stop(process: subprocess.Popen | None, sig: signal.Signals) -> None:
+    """Ask gracefully, wait, then kill."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(sig)
+    try:
+        process.wait(STOP_TIMEOUT + 5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 class Cluster:
-    """nginx plus N Datasette workers, supervised: started, healed, switched to new releases, stopped."""
+    """nginx in front of granian's N workers: started, switched to new releases, stopped."""
 
     def __init__(
         self,
@@ -132,44 +112,47 @@ class Cluster:
         self.run_dir = run_dir.resolve()
         self.cache = cache
         self.log = log or (lambda message: print(message, file=sys.stderr, flush=True))
-        self.workers: list[Worker] = []
         self.nginx: subprocess.Popen | None = None
+        self.server: subprocess.Popen | None = None
         self.db: Path | None = None
-        self.generation = 0
-        self._spawned = 0
         self._switch_requested = False
         self._stop_requested = False
-        self.socket_dir = self.run_dir / "s"
-        if len(str(self.socket_dir / "w0.sock")) > _MAX_SOCKET_PATH:
-            self.socket_dir = Path(tempfile.mkdtemp(prefix="kechuang-"))
-
-    # Paths ---------------------------------------------------------------------------------------
+        self.socket = self.run_dir / "s" / "portal.sock"
+        if len(str(self.socket)) > _MAX_SOCKET_PATH:
+            self.socket = Path(tempfile.mkdtemp(prefix="kechuang-")) / "portal.sock"
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    def slot_link(self, slot: int) -> Path:
-        return self.socket_dir / f"w{slot}.sock"
-
     @property
     def config_path(self) -> Path:
         return self.run_dir / "nginx.conf"
 
+    @property
+    def current(self) -> Path:
+        """The link the workers open: it names the database they serve when they start."""
+        return self.run_dir / DATABASE_FILE
+
+    @property
+    def release(self) -> str:
+        return release_of(self.db)["version"] if self.db else ""
+
+    def workers(self) -> list[int]:
+        return children(self.server.pid) if self.server else []
+
     # Starting ------------------------------------------------------------------------------------
 
     def start(self, db: Path) -> None:
-        """Start N workers on `db`, then nginx in front of them; returns once nginx answers."""
+        """Start the workers on `db`, then nginx in front of them; returns once nginx answers."""
         nginx = find_nginx()
-        for folder in ("logs", "tmp", "cache", "inspect"):
+        for folder in ("logs", "tmp", "cache"):
             (self.run_dir / folder).mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        self.socket.parent.mkdir(parents=True, exist_ok=True)
+        self.socket.unlink(missing_ok=True)
         self.purge_cache()
-        self.workers = self._start_workers(db)
-        for worker in self.workers:
-            self._point(worker)
-        self.db = db.resolve()
+        self._point(db)
+        self._start_server()
         self.config_path.write_text(self.nginx_config(), encoding="utf-8")
         check = subprocess.run([*self._nginx_command(nginx), "-t"], capture_output=True, text=True, check=False)
         if check.returncode != 0:
@@ -180,16 +163,39 @@ class Cluster:
         self.write_state()
         self.log(f"Serving {self.url}/ with {self.size} worker(s) on {db} (release {self.release or 'dev'})")
 
+    def _point(self, db: Path) -> None:
+        """Make `current` name `db`, atomically."""
+        db = db.resolve()
+        temporary = self.current.with_name(self.current.name + ".new")
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(db)
+        os.replace(temporary, self.current)
+        self.db = db
+
+    def _start_server(self) -> None:
+        args = server_arguments(uds=self.socket, workers=self.size, pid_file=self.run_dir / "granian.pid")
+        self.server = subprocess.Popen(
+            [sys.executable, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,  # nginx keeps the access log
+            stderr=(self.run_dir / "logs" / "server.log").open("ab"),
+            env={**os.environ, **server_environment(self.current)},
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.server.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.server.returncode}; see {self.run_dir / 'logs'}")
+            with contextlib.suppress(OSError):
+                status, body = get_over_socket(self.socket, "/-/databases.json")
+                served = [Path(d["path"]).resolve() for d in json.loads(body)] if status == 200 else []
+                if served == [self.db]:
+                    return
+                raise RuntimeError(f"the workers serve {served}, expected {self.db}")
+            time.sleep(0.1)
+        raise RuntimeError(f"the workers did not answer within {START_TIMEOUT:.0f} s")
+
     def _nginx_command(self, nginx: str) -> list[str]:
-        return [
-            nginx,
-            "-e",
-            str(self.run_dir / "logs" / "error.log"),
-            "-p",
-            str(self.run_dir),
-            "-c",
-            str(self.config_path),
-        ]
+        return [nginx, "-e", str(self.run_dir / "logs" / "error.log"), "-p", str(self.run_dir), "-c", str(self.config_path)]
 
     def _start_nginx(self, nginx: str) -> None:
         self.nginx = subprocess.Popen(
@@ -208,96 +214,11 @@ class Cluster:
         raise RuntimeError(f"nginx did not listen on {self.host}:{self.port} within 30 s")
 
     def nginx_config(self) -> str:
-        # max_fails=0: never mark a slot down. A dead worker's socket refuses at once and nginx moves on,
-        # whereas a slot marked down would stay down after its worker was replaced, and two slots
-        # marked down together would refuse every request ("no live upstreams").
-        servers = "\n".join(f"        server unix:{self.slot_link(slot)} max_fails=0;" for slot in range(self.size))
-        user = ""
-        if os.geteuid() == 0:
-            # nginx's workers would otherwise drop to `nobody`, who cannot enter a private run folder.
-            entry = pwd.getpwuid(os.geteuid())
-            user = f"user {entry.pw_name} {grp.getgrgid(entry.pw_gid).gr_name};"
-        values = {
-            "user": user,
-            "worker_processes": str(max(1, min(os.cpu_count() or 1, 4))),
-            "run": str(self.run_dir),
-            "dist": str(self.project.dist.resolve()),
-            "servers": servers,
-            "listen": f"{self.host}:{self.port}",
-            "proxy_cache": "kechuang" if self.cache else "off",
-            "security_headers": nginx_headers(),
-        }
-        return render_template(assets.NGINX_TEMPLATE.read_text(encoding="utf-8"), values)
-
-    def _inspect(self, db: Path) -> Path:
-        """Row counts of the immutable file, computed once so workers start without counting."""
-        target = self.run_dir / "inspect" / f"{self.generation}.json"
-        done = subprocess.run(
-            [sys.executable, "-m", "datasette", "inspect", str(db), "--inspect-file", str(target)],
-            capture_output=True,
-            text=True,
-            check=False,
+        return machine_config(
+            self.run_dir, self.project.dist.resolve(), self.socket, self.size, f"{self.host}:{self.port}", self.cache
         )
-        if done.returncode != 0:
-            raise RuntimeError(f"datasette inspect {db} failed: {done.stderr}")
-        return target
 
-    def _spawn(self, slot: int, db: Path, inspect: Path) -> Worker:
-        self._spawned += 1
-        path = self.socket_dir / f"{self._spawned}.sock"
-        path.unlink(missing_ok=True)
-        args = datasette_arguments(db, "127.0.0.1", 0, uds=path, inspect_file=inspect)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "datasette", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,  # nginx keeps the access log
-            stderr=(self.run_dir / "logs" / f"worker-{slot}.log").open("ab"),
-        )
-        return Worker(slot, db, path, process)
-
-    def _start_workers(self, db: Path) -> list[Worker]:
-        """N new workers on `db`, each answering for exactly that file; stops them all if any fails."""
-        db = db.resolve()
-        self.generation += 1
-        inspect = self._inspect(db)
-        workers = [self._spawn(slot, db, inspect) for slot in range(self.size)]
-        try:
-            for worker in workers:
-                self._wait_ready(worker)
-        except Exception:
-            self._stop_workers(workers)
-            raise
-        return workers
-
-    def _wait_ready(self, worker: Worker) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if not worker.alive:
-                raise RuntimeError(f"worker {worker.slot} exited with {worker.process.returncode}; see its log")
-            try:
-                status, body = get_over_socket(worker.socket, "/-/databases.json")
-            except OSError:
-                time.sleep(0.1)
-                continue
-            served = [Path(d["path"]).resolve() for d in json.loads(body)] if status == 200 else []
-            if served == [worker.db]:
-                return
-            raise RuntimeError(f"worker {worker.slot} serves {served}, expected {worker.db}")
-        raise RuntimeError(f"worker {worker.slot} did not answer within {START_TIMEOUT:.0f} s")
-
-    def _point(self, worker: Worker) -> None:
-        """Send slot `worker.slot`'s new connections to `worker`, atomically."""
-        link = self.slot_link(worker.slot)
-        temporary = link.with_name(link.name + ".new")
-        temporary.unlink(missing_ok=True)
-        temporary.symlink_to(worker.socket)
-        os.replace(temporary, link)
-
-    # Switching, healing, stopping ----------------------------------------------------------------
-
-    @property
-    def release(self) -> str:
-        return release_of(self.db)["version"] if self.db else ""
+    # Switching, watching, stopping ---------------------------------------------------------------
 
     def switch(self, db: Path) -> bool:
         """Serve `db` instead of the current file without failing a request; False (and no change) on failure."""
@@ -305,59 +226,38 @@ class Cluster:
         if db == self.db:
             self.log(f"Already serving {db}")
             return True
-        started = time.monotonic()
         try:
-            fresh = self._start_workers(db)
-        except RuntimeError as error:
+            release_of(db)  # a file SQLite cannot read, or without _meta, is refused before any worker sees it
+        except Exception as error:
             self.log(f"Not switching to {db}: {error}")
             return False
-        for worker in fresh:
-            self._point(worker)
-        old, self.workers, self.db = self.workers, fresh, db
-        time.sleep(DRAIN_DELAY)
-        self._stop_workers(old)
+        started, old, previous = time.monotonic(), set(self.workers()), self.db
+        self._point(db)
+        self.server.send_signal(signal.SIGHUP)  # granian replaces its workers one by one
+        deadline = time.monotonic() + START_TIMEOUT + STOP_TIMEOUT * self.size
+        while time.monotonic() < deadline:
+            now = set(self.workers())
+            if not now & old and len(now) == self.size:
+                break
+            if self.server.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.server.returncode} while switching")
+            time.sleep(0.1)
+        else:
+            self.log(f"The workers were not all replaced within the deadline; still switching from {previous}")
+            return False
         self.purge_cache()
         self.write_state()
         self.log(f"Switched to {db} (release {self.release or 'dev'}) in {time.monotonic() - started:.1f} s")
         return True
 
-    def heal(self) -> None:
-        """Replace workers that died and restart nginx if it died; nginx meanwhile routes around them."""
-        for index, worker in enumerate(self.workers):
-            if worker.alive:
-                continue
-            self.log(
-                f"Worker {worker.slot} (pid {worker.process.pid}) exited with {worker.process.returncode}; replacing it"
-            )
-            replacement = self._spawn(worker.slot, worker.db, self.run_dir / "inspect" / f"{self.generation}.json")
-            try:
-                self._wait_ready(replacement)
-            except RuntimeError as error:
-                self.log(f"Replacement for worker {worker.slot} failed: {error}")
-                self._stop_workers([replacement])
-                continue
-            self._point(replacement)
-            self.workers[index] = replacement
-            worker.socket.unlink(missing_ok=True)
-            self.write_state()
+    def watch(self) -> None:
+        """Record the workers granian replaced and restart nginx if it died; stop if granian did."""
+        if self.server is not None and self.server.poll() is not None:
+            raise RuntimeError(f"the server exited with {self.server.returncode}; see {self.run_dir / 'logs'}")
         if self.nginx is not None and self.nginx.poll() is not None:
             self.log(f"nginx exited with {self.nginx.returncode}; restarting it")
             self._start_nginx(find_nginx())
             self.write_state()
-
-    def _stop_workers(self, workers: list[Worker]) -> None:
-        """SIGTERM: each worker stops accepting, finishes the requests it is answering, then exits."""
-        for worker in workers:
-            if worker.alive:
-                worker.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        for worker in workers:
-            try:
-                worker.process.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                worker.process.kill()
-                worker.process.wait()
-            worker.socket.unlink(missing_ok=True)
 
     def purge_cache(self) -> None:
         """Empty the proxy cache: nginx treats a missing cache file as a miss and fetches afresh."""
@@ -371,17 +271,11 @@ class Cluster:
                 entry.unlink(missing_ok=True)
 
     def stop(self) -> None:
-        if self.nginx is not None and self.nginx.poll() is None:
-            self.nginx.send_signal(signal.SIGQUIT)  # graceful: finish in-flight requests
-            try:
-                self.nginx.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.nginx.kill()
-                self.nginx.wait()
-        self._stop_workers(self.workers)
+        _stop(self.nginx, signal.SIGQUIT)  # graceful: finish in-flight requests
+        _stop(self.server, signal.SIGTERM)  # graceful: workers finish what they are answering
         for path in (self.run_dir / PID_FILE, self.run_dir / STATE_FILE):
             path.unlink(missing_ok=True)
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
+        self.socket.unlink(missing_ok=True)
 
     def write_state(self) -> None:
         """state.json: what is served and by which processes, for operators, `kechuang release` and tests."""
@@ -390,23 +284,22 @@ class Cluster:
             "url": self.url + "/",
             "db": str(self.db),
             "release": release_of(self.db) if self.db else {},
-            "generation": self.generation,
             "cache": self.cache,
             "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "nginx": {"pid": self.nginx.pid if self.nginx else None, "config": str(self.config_path)},
-            "workers": [
-                {"slot": w.slot, "pid": w.process.pid, "socket": str(w.socket), "db": str(w.db)} for w in self.workers
-            ],
+            "server": {"pid": self.server.pid if self.server else None, "socket": str(self.socket)},
+            "workers": [{"slot": slot, "pid": pid} for slot, pid in enumerate(sorted(self.workers()))],
         }
         temporary = self.run_dir / f".{STATE_FILE}.tmp"
         temporary.write_text(json.dumps(state, indent=2), encoding="utf-8")
         os.replace(temporary, self.run_dir / STATE_FILE)
 
     def run_forever(self) -> None:
-        """Supervise until SIGTERM or SIGINT; SIGHUP switches to the newest release in dist/releases/."""
+        """Watch until SIGTERM or SIGINT; SIGHUP switches to the newest release in dist/releases/."""
         signal.signal(signal.SIGHUP, lambda *_: setattr(self, "_switch_requested", True))
         signal.signal(signal.SIGTERM, lambda *_: setattr(self, "_stop_requested", True))
         signal.signal(signal.SIGINT, lambda *_: setattr(self, "_stop_requested", True))
+        known = self.workers()
         try:
             while not self._stop_requested:
                 if self._switch_requested:
@@ -416,7 +309,10 @@ class Cluster:
                         self.log(f"No release in {self.project.releases} to switch to")
                     else:
                         self.switch(newest)
-                self.heal()
+                self.watch()
+                if (now := self.workers()) != known:
+                    known = now
+                    self.write_state()
                 time.sleep(0.2)
         finally:
             self.log("Stopping")

@@ -2,6 +2,11 @@
 
 The plugins, templates and static files come from `kechuang.assets` (the installed package, or the
 checkout in an editable install); the project only supplies the data: the database and its metadata.
+
+The HTTP server is granian (chosen by measurement against uvicorn: docs/performance.md), in both
+ways of serving: one process on a port (the container image, `kechuang serve`), or several workers
+on a Unix socket behind nginx (`kechuang serve --workers N`). Its own limits protect the process
+that runs without nginx: see `server_arguments`.
 """
 
 from __future__ import annotations
@@ -70,6 +75,53 @@ def datasette_arguments(
     return args
 
 
+# The server's limits, for the mode without nginx in front (the container image); behind nginx they are
+# a second line. A request whose line and headers outgrow the read buffer of HEADER_BYTES (hyper grows
+# it in steps: measured, a 100 KB head passes and a 130 KB one does not), or that has more than 100
+# headers (hyper's fixed limit), is answered 431 and its connection closed, without reading the rest.
+# A connection that has not sent a whole request head within HEADER_READ_TIMEOUT_MS (a half-sent
+# request, or an idle keep-alive connection waiting for its next request) is closed. A body is
+# refused (413) by the request guard before any of it is read (kechuang.serve.security.guard).
+HEADER_BYTES = 65536  # nginx in front allows 4 × 16 KB of headers (deploy/nginx.conf.template)
+HEADER_READ_TIMEOUT_MS = 10_000
+BACKLOG = 1024
+STOP_TIMEOUT_S = 30  # a worker still answering after a graceful stop is asked for is killed
+
+
+def server_arguments(
+    host: str = "127.0.0.1",
+    port: int = 8001,
+    uds: Path | None = None,
+    workers: int = 1,
+    pid_file: Path | None = None,
+    header_read_timeout_ms: int = HEADER_READ_TIMEOUT_MS,
+) -> list[str]:
+    """granian's command line for the portal's ASGI application (`kechuang.operations.asgi`).
+
+    HTTP/1.1 only: HTTP/2 without TLS would bypass the HTTP/1 limits and is never needed (nginx or a
+    platform's load balancer speaks HTTP/2 to browsers). Workers that die are replaced; SIGHUP
+    replaces them one by one, each new worker opening the database `KECHUANG_SERVE_DB` names then.
+    """
+    args = ["-m", "granian", "--interface", "asgi", "--factory", "--http", "1", "--no-ws"]
+    args += ["--http1-buffer-size", str(HEADER_BYTES), "--http1-header-read-timeout", str(header_read_timeout_ms)]
+    args += ["--backlog", str(BACKLOG), "--workers", str(workers), "--workers-kill-timeout", str(STOP_TIMEOUT_S)]
+    # One access-log line per request costs throughput; nginx keeps the log in front of the workers.
+    access_log = "--access-log" if os.environ.get("KECHUANG_ACCESS_LOG") == "1" else "--no-access-log"
+    args += ["--respawn-failed-workers", access_log, "--log-level", "warning"]
+    args += ["--uds", str(uds)] if uds else ["--host", host, "--port", str(port)]
+    if pid_file:
+        args += ["--pid-file", str(pid_file)]
+    return [*args, "kechuang.operations.asgi:create_app"]
+
+
+def server_environment(db: Path, inspect_file: Path | None = None) -> dict[str, str]:
+    """What the workers read: the database to serve (kechuang.operations.asgi)."""
+    environment = {"KECHUANG_SERVE_DB": str(db)}
+    if inspect_file:
+        environment["KECHUANG_INSPECT_FILE"] = str(inspect_file.resolve())
+    return environment
+
+
 def prepare(project: Project, db: Path | None = None) -> Path:
     """The database to serve: built first when it is the project's own and older than its datasets.
 
@@ -107,7 +159,7 @@ def served_as_kechuang(db: Path) -> Path:
 def serve_portal(
     project: Project, host: str, port: int, db: Path | None = None, inspect_file: Path | None = None
 ) -> None:
-    db = served_as_kechuang(prepare(project, db))
-    args = datasette_arguments(db, host, port, inspect_file=inspect_file)
+    db = prepare(project, db)
     click.echo(f"Serving http://{host}:{port}/")
-    os.execv(sys.executable, [sys.executable, "-m", "datasette", *args])
+    environment = {**os.environ, **server_environment(db.resolve(), inspect_file)}
+    os.execve(sys.executable, [sys.executable, *server_arguments(host, port)], environment)

@@ -20,8 +20,10 @@ from typing import Any
 from kechuang.model.meta import read_meta
 from kechuang.model.schema import TableSchema, frictionless_descriptor
 from kechuang.text.numerals import format_number
+from kechuang.text.spreadsheet import inert, workbook
 
 DESCRIPTOR_FILE = "datapackage.json"
+WORKBOOK_FILE = "kechuang.xlsx"
 CHECKSUM_FILE = "SHA256SUMS"
 
 
@@ -34,14 +36,18 @@ def sha256_of(path: Path) -> str:
 
 
 def csv_cell(value: Any, type_: str) -> str:
-    """A stored value written as the schema type reads it back: true/false, 3000 not 3000.0."""
+    """A stored value written as the schema type reads it back: true/false, and a number always with its
+    decimal point (3000.0, 20.3), so that a CSV validated on its own, where Frictionless infers the types
+    from its first rows, reads the column as the number it is declared, not as integers that a later 20.3
+    breaks. A text cell that a spreadsheet would run as a formula is written as the API writes it."""
     if value is None:
         return ""
     if type_ == "boolean":
         return "true" if value else "false"
-    if type_ == "number" and isinstance(value, float):
-        return format_number(value)
-    return str(value)
+    if type_ == "number" and isinstance(value, (int, float)):
+        text = format_number(value)
+        return text if "." in text or "e" in text else text + ".0"
+    return inert(str(value)) if type_ == "string" else str(value)
 
 
 def table_fields(conn: sqlite3.Connection, schema: TableSchema) -> list[dict[str, Any]]:
@@ -77,11 +83,11 @@ def _text_of_html(html: str) -> str:
 def package_properties(conn: sqlite3.Connection, version: str, date: str) -> dict[str, Any]:
     """Package-level metadata: title, licence and source from the portal metadata the database was built with."""
     metadata = read_meta(conn).portal
+    # The source texts travel inside the data (policies.csv, its text_zh column), not as files of their own:
+    # a source names its document and where its text is, and no path the release would not ship.
     sources = [
-        {"title": f"{title_zh} · {title_en}", "path": source_file}
-        for title_zh, title_en, source_file in conn.execute(
-            "select title_zh, title_en, source_file from policies order by id"
-        )
+        {"title": f"{title_zh} · {title_en}", "x_text": f"policies.csv, text_zh of id {policy_id}"}
+        for policy_id, title_zh, title_en in conn.execute("select id, title_zh, title_en from policies order by id")
     ]
     return {
         "profile": "tabular-data-package",
@@ -171,3 +177,20 @@ def write_checksums(folder: Path) -> Path:
     target = folder / CHECKSUM_FILE
     target.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return target
+
+
+def write_workbook(db: Path, path: Path) -> Path:
+    """Every table of the release as a sheet of one .xlsx, in key order, for a spreadsheet (no GBK mojibake,
+    no formula run)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        sheets = []
+        for name, schema in read_meta(conn).model.tables.items():
+            names = [f["name"] for f in table_fields(conn, schema)]
+            order = ", ".join(f"[{k}]" for k in schema.primary_key) or "rowid"
+            rows = conn.execute(f"select {', '.join(f'[{n}]' for n in names)} from [{name}] order by {order}").fetchall()
+            sheets.append((name, names, rows))
+        path.write_bytes(workbook(sheets))
+    finally:
+        conn.close()
+    return path

@@ -35,7 +35,15 @@ from kechuang.release.changelog import (
     render_markdown,
     summary,
 )
-from kechuang.release.package import CHECKSUM_FILE, validate_package, write_checksums, write_package, zip_package
+from kechuang.release.package import (
+    CHECKSUM_FILE,
+    WORKBOOK_FILE,
+    validate_package,
+    write_checksums,
+    write_package,
+    write_workbook,
+    zip_package,
+)
 
 CHANGELOG_FILE = "CHANGELOG.md"
 METADATA_FILE = "metadata.json"
@@ -99,6 +107,7 @@ def _write_into(project: Project, folder: Path, version: str, date: str) -> Rele
     (folder / CHANGELOG_FILE).write_text(render_markdown(this, before, tables), encoding="utf-8")
     zip_package(folder, archive_name(version), list(counts), extra=(CHANGELOG_FILE, CHANGES_FILE))
     write_datasette_metadata(db, folder / METADATA_FILE)  # for stock Datasette: `datasette kechuang.db -m metadata.json`
+    write_workbook(db, folder / WORKBOOK_FILE)
     write_checksums(folder)
     return ReleaseResult(version, date, folder, str(previous) if previous else None, counts, summary(tables))
 

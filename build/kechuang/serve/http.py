@@ -23,7 +23,7 @@ from kechuang.serve.state import served_meta
 DATABASE = "kechuang"
 CACHE_SECONDS = 300
 ALLOWED_METHODS = "GET, HEAD, OPTIONS"
-MAX_QUERY_FIELDS = 64
+MAX_QUERY_FIELDS = 1024  # lists may be repeated (status=a&status=b); the request guard admits 100 in all
 log = logging.getLogger("kechuang.serve.http")
 
 
@@ -171,9 +171,12 @@ class HttpError(Exception):
         self.code = code
 
 
-def query_params(request, known: set[str] | frozenset[str] | None = None) -> dict[str, str]:
+def query_params(
+    request, known: set[str] | frozenset[str] | None = None, repeatable: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """The query string as a dict, or HttpError 400: not UTF-8, too many fields, a name given twice,
-    or (when `known` is given) a name the route does not take."""
+    or (when `known` is given) a name the route does not take. A `repeatable` name (a list) given twice
+    gets its values joined with commas: `?status=a&status=b` is `?status=a,b`, as generated clients send it."""
     try:
         text = request.query_string.encode("latin-1").decode("utf-8")
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict", max_num_fields=MAX_QUERY_FIELDS)
@@ -186,6 +189,9 @@ def query_params(request, known: set[str] | frozenset[str] | None = None) -> dic
         if known is not None and name not in known:
             allowed = ", ".join(sorted(known)) or "none"
             raise HttpError(400, f"Unknown parameter {name!r}. This endpoint takes: {allowed}.", param=name)
+        if name in params and name in repeatable:
+            params[name] += "," + value
+            continue
         if name in params:
             raise HttpError(400, f"{name!r} is given more than once; separate several values with commas.", name)
         params[name] = value
@@ -227,14 +233,19 @@ def negotiate(accept: str | None, offered: list[str]) -> str | None:
     return best
 
 
+PREFLIGHT_HEADERS = ("Accept", "Content-Type", "If-None-Match")  # what clients of a read-only API send
+
+
 def preflight_response(request) -> Response:
     """The answer to a CORS preflight (OPTIONS): any origin may GET, with the headers it asks for."""
     asked = request.headers.get("access-control-request-headers", "")
-    allowed = ", ".join(h.strip() for h in asked.split(",") if re.fullmatch(r"[A-Za-z0-9-]{1,64}", h.strip()))
+    named = [h.strip() for h in asked.split(",") if re.fullmatch(r"[A-Za-z0-9-]{1,64}", h.strip())]
+    known = {h.lower() for h in PREFLIGHT_HEADERS}
+    allowed = ", ".join([*PREFLIGHT_HEADERS, *(h for h in dict.fromkeys(named) if h.lower() not in known)])
     headers = {
         **common_headers(None),
         "Access-Control-Allow-Methods": ALLOWED_METHODS,
-        "Access-Control-Allow-Headers": allowed or "Accept, If-None-Match",
+        "Access-Control-Allow-Headers": allowed,
         "Access-Control-Max-Age": "86400",
         "Allow": ALLOWED_METHODS,
         "Cache-Control": f"public, max-age={CACHE_SECONDS}",

@@ -7,6 +7,8 @@ import re
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _UNITS = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
 CHINESE_NUMERAL_RUN = re.compile(f"[{''.join(_DIGITS)}{''.join(_UNITS)}]+")
+# Words that state a whole (100 percent) without a digit: 全覆盖 "full coverage".
+WHOLE_WORDS = ("全覆盖",)
 
 
 def parse_chinese_numeral(text: str) -> int | None:
@@ -55,5 +57,7 @@ def figure_states(figure: str, value: float) -> bool:
     """True when `figure` (e.g. `3000亿元`, `1-2个`, `十大`, `第一`) writes `value`."""
     compact = figure.replace(",", "").replace("，", "")
     if number_occurs(compact, format_number(value)):
+        return True
+    if value == 100 and any(word in compact for word in WHOLE_WORDS):
         return True
     return any(parse_chinese_numeral(run) == value for run in CHINESE_NUMERAL_RUN.findall(compact))

@@ -18,6 +18,7 @@ from kechuang.model.schema import TableSchema
 from kechuang.project import Project
 from kechuang.text.numerals import figure_states, format_number
 from kechuang.text.paragraphs import SPACES, paragraph_index, paragraph_start
+from kechuang.validate.comparability import check_commitments, check_deadline_basis, check_indicator_fit
 from kechuang.validate.problems import Problem
 from kechuang.validate.tables import cast_value, read_raw_columns, read_raw_rows
 
@@ -310,4 +311,18 @@ def check_rules(project: Project, schemas: dict[str, TableSchema]) -> list[Probl
         check_verbatim(ctx, schema, records)
         check_same_policy(ctx, records)
     check_targets(ctx, tables.get("targets", []))
+    ctx.problems.extend(check_comparability(tables))
     return ctx.problems
+
+
+def check_comparability(tables: dict[str, list[Record]]) -> list[Problem]:
+    """Targets fit their indicators, restatements point to one commitment, inferred deadlines say how."""
+    targets = [(r.file, r.line, r.raw) for r in tables.get("targets", [])]
+    indicators = {r.raw.get("id", ""): r.raw for r in tables.get("indicators", [])}
+    units = {r.raw.get("unit_zh", ""): r.raw for r in tables.get("units", [])}
+    caveats = {r.raw.get("id", ""): r.raw.get("caveat_zh", "") for r in tables.get("policies", [])}
+    return [
+        *check_indicator_fit(targets, indicators, units),
+        *check_commitments(targets, units),
+        *check_deadline_basis(targets, caveats),
+    ]

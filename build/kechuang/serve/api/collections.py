@@ -83,7 +83,9 @@ class Embed:
     """A related record or list carried inside an item response."""
 
     key: str
-    kind: str  # "one" (via a foreign key), "hop" (via a foreign key of a foreign key), "many" (via a link)
+    # "one" (via a foreign key), "hop" (via a foreign key of a foreign key), "many" (via a link), "back" (the
+    # whole records of a table whose `x_portal.embed_in` foreign key points here, e.g. an indicator's steps)
+    kind: str
     table: str
     route: Route
     link: Link | None = None
@@ -308,11 +310,25 @@ def _through_foreign_keys(
     return filters, embeds
 
 
+def _embedded_back(name: str, schemas: dict[str, TableSchema]) -> list[Embed]:
+    """Collections that ask (`x_portal.embed_in`) to be listed whole in the items their foreign key points at."""
+    out = []
+    for other in schemas.values():
+        column = other.portal.embed_in
+        fk = other.foreign_key_for(column) if column else None
+        if fk is None or fk.table != name or other.portal.collection is None:
+            continue
+        route = Route(other.name, column, fk.columns[0])
+        out.append(Embed(other.name, "back", other.name, route, None, f"{other.title}: {other.description}"))
+    return out
+
+
 def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -> Collection:
     schema = schemas[name]
     columns = _columns(schema)
     link_filters, link_embeds = _through_links(name, schema, schemas, links)
     hop_filters, hop_embeds = _through_foreign_keys(name, schema, schemas, links)
+    hop_embeds += _embedded_back(name, schemas)
     filters: dict[str, Filter] = {}
     for f in (*_value_filters(columns, schema), *link_filters, *hop_filters):
         filters.setdefault(f.name, f)  # the record's own column wins over one reached through another table

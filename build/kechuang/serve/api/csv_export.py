@@ -1,10 +1,4 @@
-"""The same page of records as CSV, safe to open in a spreadsheet.
-
-A text cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return could be run as a
-formula by Excel, LibreOffice or Google Sheets (CSV injection), so it is written with a leading
-apostrophe, which spreadsheets show as plain text. Numbers and flags are written as values and
-need no guard.
-"""
+"""The same page of records as CSV, safe to open in a spreadsheet (`kechuang.text.spreadsheet.inert`)."""
 
 from __future__ import annotations
 
@@ -14,8 +8,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from kechuang.serve.api.collections import Column, json_value
+from kechuang.text.spreadsheet import FORMULA_STARTS, inert
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["FORMULA_STARTS", "safe_cell", "write_csv"]
 
 
 def safe_cell(column: Column, value: Any) -> str:
@@ -26,8 +21,7 @@ def safe_cell(column: Column, value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value) if isinstance(value, float) else str(value)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return inert(str(value))
 
 
 def write_csv(columns: list[Column], rows: Iterable[dict[str, Any]]) -> str:

@@ -38,6 +38,8 @@ def _embedded(conn: sqlite3.Connection, catalog: Catalog, embed: Embed, row: dic
     local = row.get(route.local_column or "")
     if embed.kind == "one":
         return _select_summary(conn, catalog.collections[embed.table], local)
+    if embed.kind == "back":
+        return _records_pointing_here(conn, catalog.collections[embed.table], route.join_column or "", local)
     if embed.kind == "hop":
         found = conn.execute(
             f'select "{embed.via_column}" from "{route.table}" where "{route.join_column}" = ?', [local]
@@ -64,6 +66,23 @@ def _embedded(conn: sqlite3.Connection, catalog: Catalog, embed: Embed, row: dic
         entry = summary(other, record)
         entry.update({c.name: json_value(c, record[c.name]) for c in link.extra})
         out.append(entry)
+    return out
+
+
+def _records_pointing_here(conn: sqlite3.Connection, other: Collection, column: str, local: Any) -> list[dict]:
+    """Whole records of `other` whose `column` is `local`, in the table's order (x_sort, then key)."""
+    names = [c.name for c in other.columns]
+    order = [c for c in (other.schema.sort, other.key) if c]
+    sql = (
+        f'select {", ".join(f"{chr(34)}{n}{chr(34)}" for n in names)} from "{other.name}" where "{column}" = ? '
+        f'order by {", ".join(f"{chr(34)}{c}{chr(34)}" for c in order)}'
+    )
+    out = []
+    for values in conn.execute(sql, [local]).fetchall():
+        row = dict(zip(names, values, strict=True))
+        record = {c.name: json_value(c, row[c.name]) for c in other.columns}
+        record["url"] = other.item_path(row[other.key])
+        out.append(record)
     return out
 
 

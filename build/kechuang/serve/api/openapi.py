@@ -43,7 +43,8 @@ through the `next` URL, `fields` to select fields and `format=csv` (or `Accept: 
 Unknown parameters are refused with 400, so a typo never silently returns everything. Errors are \
 JSON: `{{"error": {{"status", "code", "message", "param"}}}}`.
 
-Responses carry a strong `ETag` (send it back in `If-None-Match` for a 304), \
+Responses carry an `ETag` (strong; weak when the response is compressed; send it back in `If-None-Match` \
+for a 304), \
 `Cache-Control: public`, `X-Data-Release` and `Access-Control-Allow-Origin: *`.
 
 {STABILITY}"""
@@ -71,9 +72,12 @@ def column_schema(column: Column) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": TYPES[column.type]}
     if column.type == "date":
         schema["format"] = "date"
-    if column.enum:
-        schema["enum"] = list(column.enum)
     description = column.description + (f" · {column.description_zh}" if column.description_zh else "")
+    if column.enum:
+        # Open: enums may gain values within v1 (the stability policy), so a generated client must accept
+        # any string; the values known today are listed, not enforced.
+        schema["x-extensible-enum"] = list(column.enum)
+        description += " Values so far: " + ", ".join(f"`{v}`" for v in column.enum) + "; more may be added."
     if column.derived:
         description += " (Computed by the build.)"
     schema["description"] = description
@@ -115,6 +119,8 @@ def embed_schema(collection: Collection, catalog: Catalog, embed: Embed) -> dict
     if embed.kind in ("one", "hop"):
         schema = ref(f"{embed.table}.summary")
         return nullable(schema) if _embed_nullable(collection, catalog, embed) else schema
+    if embed.kind == "back":
+        return {"type": "array", "description": embed.description, "items": ref(f"{embed.table}.record")}
     assert embed.link is not None
     other = catalog.collections[embed.table]
     properties = dict(summary_schema(other)["properties"])
@@ -183,6 +189,11 @@ def page_schema(collection: Collection) -> dict[str, Any]:
     }
 
 
+# Lists are described exploded (`?status=a&status=b`), which every generator sends; a comma-separated
+# value (`?status=a,b`) is accepted as well.
+SEVERAL = " Several values (any of them): repeat the parameter, or separate the values with commas."
+
+
 def filter_parameter(f: Filter) -> dict[str, Any]:
     schema: dict[str, Any]
     extra: dict[str, Any] = {}
@@ -193,7 +204,7 @@ def filter_parameter(f: Filter) -> dict[str, Any]:
         else:
             item["pattern"] = "^[^,]+$"
         schema = {"type": "array", "items": item, "minItems": 1, "maxItems": MAX_VALUES}
-        extra = {"style": "form", "explode": False}
+        extra = {"style": "form", "explode": True}
     elif f.kind == "bool":
         schema = {"type": "boolean"}
     elif f.kind == "text":
@@ -204,7 +215,8 @@ def filter_parameter(f: Filter) -> dict[str, Any]:
         schema = {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
     else:
         schema = {"type": "string", "format": "date"}
-    return {"name": f.name, "in": "query", "required": False, "description": f.description, "schema": schema, **extra}
+    description = f.description + (SEVERAL if f.kind == "in" else "")
+    return {"name": f.name, "in": "query", "required": False, "description": description, "schema": schema, **extra}
 
 
 def list_parameters(collection: Collection) -> list[dict[str, Any]]:
@@ -232,14 +244,15 @@ def list_parameters(collection: Collection) -> list[dict[str, Any]]:
         {
             "name": "fields",
             "in": "query",
-            "description": "Only these fields (comma-separated), in this order.",
+            "description": "Only these fields, in this order (a repeated name counts once)." + SEVERAL.replace(" (any of them)", ""),
             "schema": {
                 "type": "array",
                 "items": {"type": "string", "enum": [c.name for c in collection.columns]},
                 "minItems": 1,
+                "maxItems": MAX_VALUES,
             },
             "style": "form",
-            "explode": False,
+            "explode": True,
         },
         {
             "name": "format",
@@ -290,6 +303,15 @@ def error_responses(*statuses: int) -> dict[str, Any]:
     return out
 
 
+CSV_CONTENT = {
+    "schema": {
+        "type": "string",
+        "description": "Header row, then one row a record (UTF-8, CRLF). Text cells that start with =, +, -, @, "
+        "tab or CR get a leading apostrophe so spreadsheets do not run them.",
+    }
+}
+
+
 def _ok(description: str, content: dict[str, Any], link: bool = False) -> dict[str, Any]:
     return {"200": {"description": description, "headers": _headers(link), "content": content}}
 
@@ -308,7 +330,7 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
                     f"A page of {collection.name}.",
                     {
                         JSON_TYPE: {"schema": ref(f"{collection.name}.page")},
-                        "text/csv": {"schema": {"type": "string", "description": "Header row, then one row a record."}},
+                        "text/csv": CSV_CONTENT,
                     },
                     link=True,
                 ),
@@ -343,7 +365,22 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
             },
         }
     }
-    return {collection.path: listing, f"{collection.path}/{{id}}": item}
+    csv_page = {
+        "get": {
+            "operationId": f"list_{collection.name}_csv",
+            "tags": [collection.name],
+            "summary": f"List {title.lower()} as CSV",
+            "description": f"The same page as `{collection.path}` (same filters, sort, cursor and fields), as CSV: "
+            "what `format=csv` answers there, as an operation of its own so that generated clients read it as "
+            "text. The `Link` header names the next page.",
+            "parameters": [p for p in list_parameters(collection) if p["name"] != "format"],
+            "responses": {
+                **_ok(f"A page of {collection.name} as CSV.", {"text/csv": CSV_CONTENT}, link=True),
+                **error_responses(400),
+            },
+        }
+    }
+    return {collection.path: listing, f"{collection.path}.csv": csv_page, f"{collection.path}/{{id}}": item}
 
 
 def common_schemas() -> dict[str, Any]:
@@ -466,10 +503,72 @@ def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
             + ".",
             "schema": {"type": "string", "pattern": f"^{one}(,{one})*$"},
         },
+        *(
+            {
+                "name": name,
+                "in": "query",
+                "description": f"Only records of these {search.FILTER_HELP[name]} (the `{name}` facet's values), "
+                "comma-separated; a value no record has finds nothing.",
+                "schema": {"type": "string", "pattern": search.FILTER_PATTERNS[name]},
+            }
+            for name in search.FILTERS
+        ),
         integer("limit", "Results per page.", 1, search.MAX_LIMIT, search.DEFAULT_LIMIT),
         integer("offset", f"Results to skip (at most {search.MAX_OFFSET:,} matches are ranked).", 0, search.MAX_OFFSET, 0),
     ]
     text = {"type": "string"}
+    labelled = {
+        "type": "object",
+        "properties": {"value": text, "count": {"type": "integer", "minimum": 1}, "label_zh": text, "label_en": text},
+        "required": ["value", "count", "label_zh", "label_en"],
+    }
+    facets = {
+        "type": "object",
+        "description": "Matching records counted by type, place (their own), year and document, each count under the "
+        "other facets' filters; values with the most matches first.",
+        "properties": {name: {"type": "array", "items": labelled} for name in ("type", *search.FILTERS)},
+        "required": ["type", *search.FILTERS],
+    }
+    nullable_number = {"type": ["number", "null"]}
+    answer_target = {
+        "type": "object",
+        "properties": {
+            "id": text,
+            "name_zh": text,
+            "name_en": text,
+            "comparator": {"type": "string", "description": "How the figure binds (targets.comparator)."},
+            "figure_zh": {"type": "string", "description": "The figure as written, masked figures with their `*`."},
+            "value": {**nullable_number, "description": "The number; null when the figure is masked."},
+            "value_max": nullable_number,
+            "unit_zh": text,
+            "unit_en": text,
+            "deadline_year": {"type": "integer"},
+            "masked": {"type": "boolean", "description": "The source masks the figure: never guessed."},
+            "policy": {
+                "type": "object",
+                "properties": {"id": text, "title_zh": text, "title_en": text},
+                "required": ["id", "title_zh", "title_en"],
+            },
+            "url": {"type": "string", "description": "The target's record page."},
+            "source_url": {"type": "string", "description": "The policy's text at the highlighted sentence."},
+        },
+        "required": ["id", "name_zh", "name_en", "comparator", "figure_zh", "value", "value_max", "unit_zh", "unit_en",
+                     "deadline_year", "masked", "policy", "url", "source_url"],
+    }
+    answer = {
+        "type": ["object", "null"],
+        "description": "When the best result is a target of the place the question names (and of the kind of figure it "
+        "asks for): that target and the others of the place counting the same thing, in date order; else null.",
+        "properties": {
+            "place": {
+                "type": "object",
+                "properties": {"id": text, "name_zh": text, "name_en": text},
+                "required": ["id", "name_zh", "name_en"],
+            },
+            "targets": {"type": "array", "minItems": 1, "items": answer_target},
+        },
+        "required": ["place", "targets"],
+    }
     result = {
         "type": "object",
         "properties": {
@@ -494,9 +593,11 @@ def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
                 "maximum": search.MAX_OFFSET,
                 "description": f"Matching records, counted up to {search.MAX_OFFSET:,}.",
             },
+            "answer": answer,
+            "facets": facets,
             "results": {"type": "array", "items": result},
         },
-        "required": ["query", "total", "results"],
+        "required": ["query", "total", "answer", "facets", "results"],
     }
     operation = {
         "operationId": "search",

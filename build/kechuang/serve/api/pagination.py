@@ -13,6 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,18 @@ def encode_cursor(position: Position) -> str:
     return base64.urlsafe_b64encode(_mac(payload) + payload).rstrip(b"=").decode("ascii")
 
 
+def _bindable(value: Any) -> bool:
+    """A value SQLite accepts as a parameter: the checksum key is public, so a cursor can be forged with
+    an integer beyond 64 bits (OverflowError when bound) or a float that is not finite."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, str)
+
+
 def decode_cursor(token: str, sort: str, descending: bool) -> Position:
     """The position a cursor holds, or HttpError 400 when it is damaged or belongs to another sort."""
     bad = HttpError(400, "This cursor is not valid: use the `next` URL of a previous page as it is.", "cursor")
@@ -60,9 +73,9 @@ def decode_cursor(token: str, sort: str, descending: bool) -> Position:
         raise bad
     try:
         field, desc, value, last_id = json.loads(payload)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise bad from None
-    if not isinstance(last_id, str) or not (value is None or isinstance(value, (str, int, float))):
+    if not isinstance(last_id, str) or not _bindable(value):
         raise bad
     if field != sort or bool(desc) != descending:
         order = ("-" if desc else "") + str(field)

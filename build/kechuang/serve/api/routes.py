@@ -30,7 +30,7 @@ from kechuang.serve.api.fastpath import finished, raw_key
 from kechuang.serve.api.items import fetch_item
 from kechuang.serve.api.openapi import openapi_document
 from kechuang.serve.api.pagination import Position, encode_cursor
-from kechuang.serve.api.query import ListQuery, known_params, parse_list_query
+from kechuang.serve.api.query import ListQuery, known_params, list_params, parse_list_query
 from kechuang.serve.http import HttpError
 from kechuang.serve.state import served_meta
 
@@ -225,16 +225,27 @@ def _next_url(collection_path: str, params: dict[str, str], following: Position 
 
 async def collection_view(request, datasette) -> Response:
     """GET /api/v1/{collection}: filtered, sorted, paged records as JSON or CSV."""
+    return await _collection_page(request, datasette, csv_path=False)
+
+
+async def collection_csv_view(request, datasette) -> Response:
+    """GET /api/v1/{collection}.csv: the same page as CSV, an operation of its own in the OpenAPI document so
+    that generated clients read it as text (one operation answering JSON or CSV is read as JSON)."""
+    return await _collection_page(request, datasette, csv_path=True)
+
+
+async def _collection_page(request, datasette, csv_path: bool) -> Response:
     state = await api_state(datasette)
     collection = _collection(state, request.url_vars["collection"])
-    params = web.query_params(request, known_params(collection))
+    params = web.query_params(request, known_params(collection), list_params(collection))
     query = parse_list_query(collection, params)
-    media = {"csv": CSV, "json": JSON}.get(query.format or "") or _accept(request, [JSON, CSV])
+    asked = CSV if csv_path else {"csv": CSV, "json": JSON}.get(query.format or "")
+    media = asked or _accept(request, [JSON, CSV])
     key = _cache_key(request, params, media)
     if cached := _respond(request, state, key, media):
         return cached
     rows, total, following = await run(datasette, lambda conn: _page(conn, query))
-    next_url = _next_url(collection.path, params, following)
+    next_url = _next_url(collection.path + (".csv" if csv_path else ""), params, following)
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
     columns = [collection.column_map[name] for name in query.fields]
     if media == CSV:
@@ -287,7 +298,8 @@ ROUTES = [
     (rf"^{PREFIX}/openapi\.json$", openapi_view),
     (rf"^{PREFIX}/docs/?$", docs_view),
     # /api/v1/search is kechuang.serve.search's route; Datasette tries plugins' routes in no fixed order.
-    (rf"^{PREFIX}/(?P<collection>(?!search/?$)[^/]+)/?$", collection_view),
+    (rf"^{PREFIX}/(?P<collection>[^/.]+)\.csv$", collection_csv_view),
+    (rf"^{PREFIX}/(?P<collection>(?!search/?$)[^/.]+)/?$", collection_view),
     (rf"^{PREFIX}/(?P<collection>[^/]+)/(?P<id>[^/]+)$", item_view),
     (rf"^{PREFIX}/(?!search$).*$", not_found_view),
 ]

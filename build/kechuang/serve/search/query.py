@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kechuang.serve.search.intent import Intent, Vocabulary, read_intent
 from kechuang.text.normalize import (
     CHINESE_STOP_CHARS,
     ENGLISH_STOPWORDS,
@@ -96,6 +97,7 @@ class Lexicon:
     en: dict[tuple[str, ...], set[int]] = field(default_factory=dict)
     pinyin: dict[str, set[str]] = field(default_factory=dict)
     groups: dict[int, list[Alternative]] = field(default_factory=dict)  # record → its names as alternatives
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)  # places, years and unit words (intent.py)
     zh_max: int = 0
     en_max: int = 0
 
@@ -135,6 +137,13 @@ class ParsedQuery:
     phrases: list[Alternative]
     highlight_zh: set[str]
     highlight_stems: set[str]
+    intent: Intent = field(default_factory=Intent)
+
+    @property
+    def word_alone(self) -> bool:
+        """The query, once its question words are read, is one word, name or term, asking nothing else
+        (no place, year or figure): "什么是专精特新", "孵化", "what is a technology manager"."""
+        return len(self.units) == 1 and self.intent.is_empty
 
     @property
     def named(self) -> set[int]:
@@ -298,12 +307,15 @@ def parse_query(text: str, lexicon: Lexicon = EMPTY_LEXICON) -> ParsedQuery:
     unique: dict[str, Unit] = {}
     for unit in units:
         unique.setdefault(unit.expression(), unit)
-    units = list(unique.values())[:MAX_UNITS]
-    if len(units) < 2 or len(units) == MAX_UNITS:
+    typed = list(unique.values())[:MAX_UNITS]
+    units, intent = read_intent(typed, lexicon.vocabulary)
+    if len(units) < 2 or len(typed) == MAX_UNITS:
         phrases = []
-    highlight_zh = {t for u in units for a in u.alternatives if a.script == "zh" for t in a.tokens}
+    places = lexicon.vocabulary.places
+    shown = [u for u in typed if u in units or (u.named and all(r in places for r in u.named))]  # not fillers
+    highlight_zh = {t for u in shown for a in u.alternatives if a.script == "zh" for t in a.tokens}
     highlight_zh |= {t for p in phrases if p.script == "zh" for t in p.tokens}
-    highlight_stems = {t for u in units for a in u.alternatives if a.script == "latin" for t in a.tokens}
+    highlight_stems = {t for u in shown for a in u.alternatives if a.script == "latin" for t in a.tokens}
     if any(t not in ENGLISH_STOPWORDS for t in highlight_stems):
         highlight_stems -= {stem(w) for w in ENGLISH_STOPWORDS}
-    return ParsedQuery(text, units, phrases, highlight_zh, highlight_stems)
+    return ParsedQuery(text, units, phrases, highlight_zh, highlight_stems, intent)

@@ -3,7 +3,9 @@
 The API follows the conventions of every /api/v1 route (`kechuang.serve.http`): unknown or repeated
 parameters are a 400, an Accept header without JSON a 406, OPTIONS the CORS preflight, and every
 error the shared JSON shape. The page is lenient (it ignores parameters it does not know) and shows
-mistakes in the page. The search runs in Datasette's thread pool under a time limit.
+mistakes in the page. The search runs in Datasette's thread pool under a time limit. Both give the
+answer to a question for a figure (answer.py) and the facets of the matches, whose values narrow the
+search (`place`, `year`, `document`, besides `type`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from kechuang.serve.state import served_meta
 
 API_PATH = r"^/api/v1/search$"
 PAGE_PATH = r"^/-/search$"
-PARAMETERS = frozenset({"q", "type", "limit", "offset"})
+FILTERS = ("place", "year", "document")  # facets a search can be narrowed by, besides type
+PARAMETERS = frozenset({"q", "type", "limit", "offset", *FILTERS})
 MAX_QUERY_CHARS = 1000
 # A query needs one character that is not blank. The class is spelled out, not `\S`, because the
 # OpenAPI document publishes it and ECMAScript's `\s` and Python's str.isspace() disagree (U+0085,
@@ -90,6 +93,29 @@ class SearchParams:
     types: list[str]
     limit: int
     offset: int
+    filters: dict[str, list[str]] = field(default_factory=dict)  # place, year, document → values
+
+
+FILTER_PATTERNS = {  # published in the OpenAPI document; a well-formed value no record has finds nothing
+    "place": r"^[a-z0-9]+(-[a-z0-9]+)*(,[a-z0-9]+(-[a-z0-9]+)*)*$",
+    "document": r"^[a-z0-9]+(-[a-z0-9]+)*(,[a-z0-9]+(-[a-z0-9]+)*)*$",
+    "year": r"^[0-9]{4}(,[0-9]{4})*$",
+}
+FILTER_HELP = {
+    "place": "place ids, e.g. wuhan or huangshi,wuchang",
+    "document": "policy ids, e.g. wuhan-2025-motion-1-work-plan",
+    "year": "four-digit years, e.g. 2026 or 2025,2026",
+}
+
+
+def _filter_values(params: dict[str, str], name: str) -> list[str]:
+    """A comma-separated filter's values; HttpError 400 when it is not written as FILTER_PATTERNS says."""
+    raw = params.get(name, "")
+    if raw == "":
+        return []
+    if not re.match(FILTER_PATTERNS[name], raw):
+        raise web.HttpError(400, f"{name} takes {FILTER_HELP[name]}, separated by commas; got {raw[:60]!r}.", name)
+    return list(dict.fromkeys(raw.split(",")))
 
 
 def read_params(params: dict[str, str], context: SearchContext, default_limit: int = DEFAULT_LIMIT) -> SearchParams:
@@ -112,7 +138,8 @@ def read_params(params: dict[str, str], context: SearchContext, default_limit: i
         types.append(name)
     limit = _integer(params, "limit", default_limit, 1, MAX_LIMIT)
     offset = _integer(params, "offset", 0, 0, MAX_OFFSET)
-    return SearchParams(q, list(dict.fromkeys(types)), limit, offset)
+    filters = {name: _filter_values(params, name) for name in FILTERS}
+    return SearchParams(q, list(dict.fromkeys(types)), limit, offset, {k: v for k, v in filters.items() if v})
 
 
 async def execute_search(
@@ -122,7 +149,9 @@ async def execute_search(
 
     def run(conn: sqlite3.Connection) -> SearchResult:
         with sqlite_timelimit(conn, TIME_LIMIT_MS):
-            return run_search(conn, params.q, context.index, params.types, params.limit, params.offset, html_titles)
+            return run_search(
+                conn, params.q, context.index, params.types, params.limit, params.offset, html_titles, params.filters
+            )
 
     try:
         return await db.execute_fn(run)
@@ -132,8 +161,28 @@ async def execute_search(
         raise web.HttpError(503, "The search took too long; add words to narrow it.", "q", "unavailable") from None
 
 
+def labelled_facets(found: SearchResult, context: SearchContext) -> dict[str, list[dict[str, Any]]]:
+    """The facets of a search with the record types named as the schemas name them."""
+    facets = {name: [dict(v) for v in values] for name, values in found.facets.items()}
+    for value in facets.get("type", []):
+        value["label_en"], value["label_zh"] = context.labels.get(value["value"], (value["value"], value["value"]))
+    return facets
+
+
+def linked_answer(answer: dict[str, Any] | None, datasette) -> dict[str, Any] | None:
+    """The answer with its links under the portal's base URL."""
+    if not answer:
+        return None
+    targets = [
+        {**t, "url": datasette.urls.path(t["url"]), "source_url": datasette.urls.path(t["source_url"])}
+        for t in answer["targets"]
+    ]
+    return {**answer, "targets": targets}
+
+
 async def search_api(request, datasette) -> Response:
-    """GET /api/v1/search?q=&type=&limit=&offset= → {"query", "total", "results": [...]}."""
+    """GET /api/v1/search?q=&type=&place=&year=&document=&limit=&offset= →
+    {"query", "total", "answer", "facets", "results": [...]}."""
     params = web.query_params(request, PARAMETERS)
     if web.negotiate(request.headers.get("accept"), [JSON]) is None:
         raise web.HttpError(406, f"This endpoint answers with {JSON}; the Accept header does not allow it.")
@@ -141,7 +190,13 @@ async def search_api(request, datasette) -> Response:
     context = await search_context(datasette)
     found = await execute_search(datasette, context, read_params(params, context))
     results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
-    payload = {"query": found.query, "total": found.total, "results": results}
+    payload = {
+        "query": found.query,
+        "total": found.total,
+        "answer": linked_answer(found.answer, datasette),
+        "facets": labelled_facets(found, context),
+        "results": results,
+    }
     return web.json_response(request, payload, release)
 
 
@@ -157,15 +212,40 @@ def group_results(results: list[dict[str, Any]], labels: dict[str, tuple[str, st
     return list(groups.values())
 
 
+def _query_of(params: SearchParams, **changed: list[str]) -> list[tuple[str, str]]:
+    """The page's query string pairs for these parameters, with some filters changed."""
+    query = [("q", params.q)]
+    selected = {"type": params.types, **params.filters, **changed}
+    query += [(name, ",".join(selected[name])) for name in ("type", *FILTERS) if selected.get(name)]
+    return query
+
+
+def facet_links(
+    facets: dict[str, list[dict[str, Any]]], params: SearchParams, datasette
+) -> dict[str, list[dict[str, Any]]]:
+    """Each facet value with the link that narrows the search to it (or, when selected, widens it again)."""
+    selected = {"type": params.types, **params.filters}
+    linked: dict[str, list[dict[str, Any]]] = {}
+    for name, values in facets.items():
+        linked[name] = []
+        for value in values:
+            on = value["value"] in selected.get(name, [])
+            query = _query_of(params, **{name: [] if on else [value["value"]]})
+            linked[name].append({**value, "selected": on, "url": datasette.urls.path("/-/search?" + urlencode(query))})
+    return linked
+
+
 async def search_page(datasette, request) -> Response:
     """The search page: a form, then the results grouped by type, each in Chinese and English."""
     if request.method not in ("GET", "HEAD"):
         return web.error_response(405, f"{request.method} is not allowed here; use GET.")
     release = await web.data_release(datasette)
     args = {name: request.args.get(name, "") for name in PARAMETERS if name in request.args}
-    if not args.get("type"):
-        args.pop("type", None)  # the form's "all types" option sends an empty type
+    for name in ("type", *FILTERS):
+        if not args.get(name):
+            args.pop(name, None)  # the form's "all types" option sends an empty type
     page: dict[str, Any] = {"q": args.get("q", ""), "error": None, "groups": [], "total": None}
+    page["answer"], page["facets"] = None, {}
     page["types"], page["selected_types"] = [], []
     status = 200
     try:
@@ -178,9 +258,11 @@ async def search_page(datasette, request) -> Response:
             results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
             page["total"] = found.total
             page["groups"] = group_results(results, context.labels)
+            page["answer"] = linked_answer(found.answer, datasette)
+            page["facets"] = facet_links(labelled_facets(found, context), params, datasette)
+            page["filters"] = params.filters
             if params.offset + len(found.results) < found.total:
-                query = [("q", params.q), ("type", ",".join(params.types))] if params.types else [("q", params.q)]
-                query += [("limit", params.limit), ("offset", params.offset + params.limit)]
+                query = [*_query_of(params), ("limit", params.limit), ("offset", params.offset + params.limit)]
                 page["next_url"] = datasette.urls.path("/-/search?" + urlencode(query))
     except web.HttpError as error:
         page["error"], status = error.message, error.status

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from kechuang.model.search import RECORDS, TERMS, shard_names
+from kechuang.model.search import CONTEXT, PLACES, POLICIES, RECORDS, TERMS, UNITS, shard_names
+from kechuang.serve.search.answer import find_answer
+from kechuang.serve.search.intent import Vocabulary
 from kechuang.serve.search.query import Lexicon, ParsedQuery, parse_query
-from kechuang.serve.search.rank import rank_matches
+from kechuang.serve.search.rank import FACETS, rank_matches
 from kechuang.serve.search.snippets import Needles, best_snippet, highlight
+from kechuang.text.normalize import fold
 
 
 @dataclass
@@ -24,6 +27,8 @@ class SearchResult:
     query: str
     total: int
     results: list[dict[str, Any]]
+    answer: dict[str, Any] | None = None
+    facets: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -33,6 +38,8 @@ class SearchIndex:
     lexicon: Lexicon
     shards: list[str]
     types: list[str]
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)  # place or policy id → (Chinese, English)
+    contextual: bool = True  # the index knows where records sit (an index built before it did not)
 
 
 def searchable_types(conn: sqlite3.Connection) -> list[str]:
@@ -42,7 +49,11 @@ def searchable_types(conn: sqlite3.Connection) -> list[str]:
 
 
 def load_search_index(conn: sqlite3.Connection) -> SearchIndex:
-    return SearchIndex(load_lexicon(conn), shard_names(conn), searchable_types(conn))
+    sql = f"select type, id, title_zh, title_en from [{RECORDS}] where type in (?, ?) order by rowid"
+    rows = conn.execute(sql, [PLACES, POLICIES]).fetchall()
+    names = {key: (zh or "", en or "") for _kind, key, zh, en in rows}
+    contextual = bool(conn.execute("select 1 from sqlite_master where type = 'table' and name = ?", [CONTEXT]).fetchone())
+    return SearchIndex(load_lexicon(conn), shard_names(conn), searchable_types(conn), names, contextual)
 
 
 def fetch_records(conn: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, dict[str, Any]]:
@@ -72,6 +83,18 @@ def present(record: dict[str, Any], score: float, needles: Needles, html_titles:
     return result
 
 
+def facet_lists(counts: dict[str, dict[str, int]], index: SearchIndex) -> dict[str, list[dict[str, Any]]]:
+    """Facet counts as lists of {value, count, label_zh, label_en}, most matches first (types are
+    labelled by the route, which knows the tables' names)."""
+    lists: dict[str, list[dict[str, Any]]] = {}
+    for facet in FACETS:
+        lists[facet] = []
+        for value, count in counts.get(facet, {}).items():
+            zh, en = index.names.get(value, (value, value)) if facet in ("place", "document") else (value, value)
+            lists[facet].append({"value": value, "count": count, "label_zh": zh, "label_en": en})
+    return lists
+
+
 def run_search(
     conn: sqlite3.Connection,
     text: str,
@@ -80,19 +103,43 @@ def run_search(
     limit: int = 20,
     offset: int = 0,
     html_titles: bool = False,
+    filters: dict[str, Sequence[str]] | None = None,
 ) -> SearchResult:
-    """Search the index; a query with nothing searchable in it (only punctuation) finds nothing."""
+    """Search the index; a query with nothing searchable in it (only punctuation) finds nothing.
+    `filters` narrows the matches by facet (place, year, document: values of the facets)."""
     parsed: ParsedQuery = parse_query(text, index.lexicon)
     if parsed.is_empty:
-        return SearchResult(text, 0, [])
-    total, hits = rank_matches(conn, parsed, index.shards, types, limit, offset)
-    records = fetch_records(conn, [h.rowid for h in hits])
+        return SearchResult(text, 0, [], None, facet_lists({}, index))
+    ranked = rank_matches(conn, parsed, index.shards, types, limit, offset, filters, index.contextual)
+    records = fetch_records(conn, [h.rowid for h in ranked.hits])
     needles = Needles.of(parsed)
-    results = [present(records[h.rowid], h.score, needles, html_titles) for h in hits if h.rowid in records]
-    return SearchResult(text, total, results)
+    results = [present(records[h.rowid], h.score, needles, html_titles) for h in ranked.hits if h.rowid in records]
+    answer = None
+    if offset == 0:
+        ids = {rowid: record["id"] for rowid, record in records.items()}
+        answer = find_answer(conn, parsed, ranked.hits, ranked.context, ids, index.names)
+    return SearchResult(text, ranked.total, results, answer, facet_lists(ranked.facets, index))
+
+
+def load_vocabulary(conn: sqlite3.Connection) -> Vocabulary:
+    """What a question can name, from the served data: places, the years records are about, unit words."""
+    places = dict(conn.execute(f"select rowid, id from [{RECORDS}] where type = ?", [PLACES]).fetchall())
+    try:
+        rows = conn.execute(f"select distinct years from [{CONTEXT}]").fetchall()
+    except sqlite3.OperationalError:  # an index built before records knew where they sit
+        rows = []
+    years = {int(y) for (text,) in rows for y in (text or "").split()}
+    try:
+        units = conn.execute(f"select unit_zh, base_unit from [{UNITS}]").fetchall()
+    except sqlite3.OperationalError:  # an index built from tables without units
+        units = []
+    unit_words = {fold(word): base for word, base in units if word and base}
+    return Vocabulary(places, frozenset(years), unit_words)
 
 
 def load_lexicon(conn: sqlite3.Connection) -> Lexicon:
     """The names and glossary terms used to expand queries across languages and from pinyin."""
     rows = conn.execute(f"select record, lang, form, key, tokens from [{TERMS}]").fetchall()
-    return Lexicon.from_rows(rows)
+    lexicon = Lexicon.from_rows(rows)
+    lexicon.vocabulary = load_vocabulary(conn)
+    return lexicon

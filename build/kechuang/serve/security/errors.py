@@ -4,7 +4,10 @@ Datasette raises `DatasetteError` without a status (so 500) for a few bad inputs
 column that does not exist and a `_through` naming no foreign key; and a bare `ValueError` when an
 argument it reads as a number is not one (`_next` on a view); a row address with too few
 primary-key parts fails to bind (that row does not exist: 404); a database CSV export without a
-query fails to find its columns; a switch such as `_json_infinity` given neither on nor off. Those are the visitor's mistake,
+query fails to find its columns; a switch such as `_json_infinity` given neither on nor off; a CSV
+export whose query ran out of time (QueryInterrupted); a visitor query whose rows exceed the result
+budget (ResultTooLarge, from `bulkhead`); any other SQLite error of a visitor's query (two statements
+in `_where`, an integer beyond 64 bits). Those are the visitor's mistake,
 not the server's. Its "SQL Interrupted" page embeds an inline script, which the
 Content-Security-Policy would block; it is rendered without it.
 """
@@ -15,9 +18,13 @@ import re
 import sqlite3
 
 import datasette.handle_exception
+from datasette.database import QueryInterrupted
 from datasette.handle_exception import handle_exception as render_datasette_error
 from datasette.utils import ValueAsBooleanError
 from datasette.views.base import DatasetteError
+
+from kechuang.serve.security.bulkhead import current_budget
+from kechuang.serve.security.sqlpool import ResultTooLarge
 
 INPUT_ERRORS = ("Cannot sort table by ", "Cannot use _sort and _sort_desc", "Invalid _through")
 _INLINE_SCRIPT = re.compile(r"<script\b.*?</script>", re.DOTALL | re.IGNORECASE)
@@ -42,6 +49,16 @@ def corrected_error(exception: BaseException, request=None) -> DatasetteError | 
     if isinstance(exception, KeyError) and exception.args == ("columns",) and request.path.endswith(".csv"):
         # a database's CSV export without a query has no columns to write
         return DatasetteError("a CSV export of a database needs a query: ?sql=select …", status=400)
+    if isinstance(exception, sqlite3.Error) and current_budget() is not None:
+        # in a visitor SQL request (bulkhead) it is the visitor's SQL or parameters, which Datasette's
+        # table view does not catch (only OperationalError): two statements in `_where`, an integer
+        # beyond 64 bits in `_next`
+        return DatasetteError(str(exception), title="Invalid SQL", status=400)
+    if isinstance(exception, ResultTooLarge):
+        return DatasetteError(str(exception), title="Result too large", status=400)
+    if isinstance(exception, QueryInterrupted):
+        # Datasette's CSV export does not catch it (its pages and JSON answer 400 "took too long")
+        return DatasetteError("SQL query took too long: a request may spend at most its time limit on SQL", status=400)
     if isinstance(exception, ValueAsBooleanError):
         return DatasetteError("a switch parameter takes on/off, true/false or 1/0", status=400)
     if name := _unparsed_argument(exception, request):

@@ -33,6 +33,8 @@ MAX_PATH_BYTES = 2048
 # nginx's default request-line buffer is 8 KB; a query string that fits there fits here.
 MAX_QUERY_BYTES = 8192
 MAX_PARAMETERS = 100
+# Datasette's introspection pages that show the server's internals (threads, asyncio tasks): closed.
+CLOSED_PATHS = frozenset({"/-/threads", "/-/threads.json"})
 # Statuses whose Location a browser follows; a Location on any other response is not a redirect.
 REDIRECTS = frozenset({300, 301, 302, 303, 305, 307, 308})
 
@@ -93,11 +95,41 @@ def _refuse_path(raw_path: str, path: str) -> Refusal | None:
     return None
 
 
+# Deepest JSON nesting read from a parameter: Datasette's JSON parameters are a list or an object of
+# scalars. Python's parser recurses once per level, and 2,000 `[` raise RecursionError (which, caught
+# in CPython 3.11 before 3.11.8, can leave the interpreter's recursion counter broken).
+MAX_JSON_DEPTH = 20
+
+
+def json_depth(value: str) -> int:
+    """How deeply the arrays and objects in `value` nest, counted without recursion (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in value:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
 def _json_or_none(value: str) -> Any:
-    """The JSON in a parameter as Datasette would read it, or None when it is not JSON."""
+    """The JSON in a parameter as Datasette would read it, or None when it is not JSON (or nests too deeply)."""
+    if json_depth(value) > MAX_JSON_DEPTH:
+        return None
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
@@ -111,7 +143,10 @@ def _refuse_through(value: str) -> Refusal | None:
         and "]" not in through["table"] + through["column"]
     ):
         return Refusal(
-            400, "invalid_parameter", '_through must be {"table": …, "column": …, "value": …} naming a table', "_through"
+            400,
+            "invalid_parameter",
+            '_through must be {"table": …, "column": …, "value": …} naming a table',
+            "_through",
         )
     return None
 
@@ -177,6 +212,8 @@ def check_request(scope: Scope) -> Refusal | None:
     if length != b"0" or b"transfer-encoding" in headers:
         return Refusal(413, "payload_too_large", "requests must not carry a body")
     path = scope.get("path") or "/"
+    if path.rstrip("/") in CLOSED_PATHS:
+        return Refusal(404, "not_found", "this page is not served")
     raw = scope.get("raw_path")
     query_string = scope.get("query_string") or b""
     if is_plain(raw, path, query_string):

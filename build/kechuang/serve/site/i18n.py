@@ -8,6 +8,7 @@ translated in one place and a test can prove both catalogues have the same keys.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,22 @@ def load_catalogue(directory: Path, lang: str) -> dict[str, Any]:
     """The catalogue of one language (re-read when the file changes, so editing it needs no restart)."""
     path = directory / f"{lang}.yaml"
     return _load(str(path), path.stat().st_mtime)
+
+
+@functools.cache
+def _message_pattern(wording: str) -> re.Pattern[str]:
+    parts = re.split(r"\{(\w+)\}", wording)
+    return re.compile(
+        "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>.+)" for i, part in enumerate(parts)), re.DOTALL
+    )
+
+
+def translate_message(message: str, source: dict[str, str], target: dict[str, str]) -> str | None:
+    """The `target` wording of a message worded as one of `source` (same keys, `{name}` parts carried over),
+    or None: Datasette's errors are English sentences raised in its code, not keys."""
+    text = str(message).strip()
+    for key, wording in source.items():
+        found = _message_pattern(wording).fullmatch(text)
+        if found and key in target:
+            return target[key].format(**found.groupdict())
+    return None

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kechuang.model import Model
+from kechuang.model.comparability import PERIOD_KIND
 from kechuang.model.metadata import DATABASE_NAME as DATABASE
 from kechuang.serve.api.collections import catalog_of
 from kechuang.serve.api.query import parse_list_query
@@ -65,8 +66,11 @@ class PageRequest:
 
 def mention_kinds(model: Model) -> dict[str, tuple[str, str, str, str]]:
     """Tables whose records measures mention (`x_portal.mentions`): page → (table, link table, key, anchor)."""
-    return {s.name: (s.name, s.portal.mentions.table, s.portal.mentions.key, s.portal.mentions.anchor)
-            for s in model.mentioned if s.portal.mentions}
+    return {
+        s.name: (s.name, s.portal.mentions.table, s.portal.mentions.key, s.portal.mentions.anchor)
+        for s in model.mentioned
+        if s.portal.mentions
+    }
 
 
 def pick(row: dict[str, Any], base: str, lang: str) -> str:
@@ -110,7 +114,8 @@ async def _agencies_of_measures(query: Query, measure_ids: list[str], lang: str)
 
 TARGET_SELECT = """
 select t.*, p.title_zh as policy_title_zh, p.title_en as policy_title_en, p.jurisdiction_id,
-       p.status as policy_status, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
+       p.status as policy_status, p.caveat_zh as policy_caveat_zh, p.caveat_en as policy_caveat_en,
+       j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
        i.name_zh as indicator_zh, i.name_en as indicator_en,
        m.title_zh as measure_title_zh, m.title_en as measure_title_en, m.section as measure_section,
        m.ordinal as measure_ordinal
@@ -159,12 +164,27 @@ async def _target_cards(query: Query, rows: list[dict[str, Any]], req: PageReque
                     else None
                 ),
                 "agencies": agencies.get(row["measure_id"] or "", []),
+                "deadline_basis": row["deadline_basis"],
+                "caveat": pick(row, "policy_caveat", req.lang),
+                "restates": _target_link(row["restates_target_id"], row["policy_id"]),
+                "possibly_same": _target_link(row["possibly_same_as_id"], row["policy_id"]),
                 "href": f"/targets/{row['id']}",
                 "source_href": f"/policies/{row['policy_id']}#{target_anchor(row['id'])}",
                 "located": row["quote_start"] is not None,
             }
         )
     return cards
+
+
+def _target_link(target_id: str | None, policy_id: str) -> dict[str, str] | None:
+    """A link to another target of the same document: its page and its sentence in the reader."""
+    if not target_id:
+        return None
+    return {
+        "id": target_id,
+        "href": f"/targets/{target_id}",
+        "source_href": f"/policies/{policy_id}#{target_anchor(target_id)}",
+    }
 
 
 async def home(query: Query, req: PageRequest) -> dict[str, Any]:
@@ -389,6 +409,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
         "jurisdiction": pick(row, "jurisdiction", req.lang),
         "summary": pick(row, "summary", req.lang),
         "source_note": pick(row, "source_note", req.lang),
+        "caveat": pick(row, "caveat", req.lang),
         "reading": reading,
         "targets": cards,
         "marks": len([m for m in marks if m.start is not None]),
@@ -399,7 +420,9 @@ async def indicators(query: Query, req: PageRequest) -> dict[str, Any]:
     rows = await query(
         """select i.*, count(t.id) as n, min(t.deadline_year) as first_year, max(t.deadline_year) as last_year,
                   count(distinct p.jurisdiction_id) as jurisdictions
-           from indicators i left join targets t on t.indicator_id = i.id left join policies p on p.id = t.policy_id
+           from indicators i
+           left join targets t on t.indicator_id = i.id and t.restates_target_id is null -- commitments, not sentences
+           left join policies p on p.id = t.policy_id
            group by i.id order by n desc, i.id""",
         None,
     )
@@ -419,6 +442,57 @@ async def indicators(query: Query, req: PageRequest) -> dict[str, Any]:
     }
 
 
+async def _theme(query: Query, indicator: dict[str, Any], req: PageRequest) -> dict[str, Any] | None:
+    """The indicator's theme and the other indicators in it, for browsing (never one series)."""
+    if not indicator["theme_id"]:
+        return None
+    rows = await query(
+        """select t.name_zh, t.name_en, i.id, i.name_zh as indicator_zh, i.name_en as indicator_en
+           from themes t join indicators i on i.theme_id = t.id where t.id = :theme order by i.id""",
+        {"theme": indicator["theme_id"]},
+    )
+    return {
+        "id": indicator["theme_id"],
+        "name": pick(rows[0], "name", req.lang) if rows else indicator["theme_id"],
+        "others": [{"id": r["id"], "name": pick(r, "indicator", req.lang)} for r in rows if r["id"] != indicator["id"]],
+    }
+
+
+async def _moves(query: Query, req: PageRequest) -> list[dict[str, Any]]:
+    """How each promise moved (indicator_steps), by place: one sentence per step, linking both sentences."""
+    rows = await query(
+        """select s.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en, b.policy_id as previous_policy_id
+           from indicator_steps s join jurisdictions j on j.id = s.jurisdiction_id
+           left join targets b on b.id = s.previous_target_id
+           where s.indicator_id = :id order by j.id, s.sequence""",
+        {"id": req.key},
+    )
+    caveats = {  # a document a step names whose text leaves its year or issuer open: its caveat beside the steps
+        p["id"]: {"title": pick(p, "title", req.lang), "text": pick(p, "caveat", req.lang)}
+        for p in await query(
+            "select id, title_zh, title_en, caveat_zh, caveat_en from policies where caveat_zh <> ''", {}
+        )
+    }
+    places: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        place = places.setdefault(
+            r["jurisdiction_id"], {"name": pick(r, "jurisdiction", req.lang), "steps": [], "caveats": []}
+        )
+        for policy_id in (r["policy_id"], r["previous_policy_id"]):
+            if policy_id in caveats and caveats[policy_id] not in place["caveats"]:
+                place["caveats"].append(caveats[policy_id])
+        place["steps"].append(
+            {
+                "id": r["id"],
+                "change": r["change"],
+                "sentence": pick(r, "sentence", req.lang),
+                "target": _target_link(r["target_id"], r["policy_id"]),
+                "previous": _target_link(r["previous_target_id"], r["previous_policy_id"] or ""),
+            }
+        )
+    return list(places.values())
+
+
 async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
     """One indicator: every target of it by jurisdiction and year, as a chart and as a table."""
     found = await query("select * from indicators where id = :id", {"id": req.key})
@@ -429,7 +503,17 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
         f"{TARGET_SELECT} where t.indicator_id = :id order by t.deadline_year, p.jurisdiction_id, t.id",
         {"id": req.key},
     )
-    cards = await _target_cards(query, target_rows, req)
+    all_cards = await _target_cards(query, target_rows, req)
+    # one card, one chart point, per commitment; its restatements in the same document are further evidence
+    restated: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for card in all_cards:
+        if card["restates"]:
+            restated[card["restates"]["id"]].append(
+                {"id": card["id"], "href": card["href"], "source_href": card["source_href"]}
+            )
+    kept = [(r, c) for r, c in zip(target_rows, all_cards, strict=True) if not c["restates"]]
+    target_rows = [r for r, _c in kept]
+    cards = [{**c, "restated_in": restated.get(c["id"], [])} for _r, c in kept]
     units = await _units(query)
     common = Counter(r["unit_zh"] for r in target_rows if r["value"] is not None).most_common(1)
     if common and common[0][0] in units:
@@ -439,13 +523,17 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
     else:
         factor, unit_label = 1.0, row["base_unit"]
     chart_rows = []
+    kinds = {PERIOD_KIND[r["period"]] for r in target_rows}
     for r, card in zip(target_rows, cards, strict=True):
         figure = card["figure"]
+        kind = PERIOD_KIND[r["period"]]
+        name = card["jurisdiction"]["name"]
         chart_rows.append(
             {
                 "target_id": r["id"],
-                "series_key": r["jurisdiction_id"],
-                "series_name": card["jurisdiction"]["name"],
+                # a line joins only targets of one place and one kind of period (never a total and a yearly figure)
+                "series_key": f"{r['jurisdiction_id']}:{kind}",
+                "series_name": f"{name} · {req.strings['moves']['period_kind'][kind]}" if len(kinds) > 1 else name,
                 "deadline_year": r["deadline_year"],
                 "value_base": r["value_base"],
                 "value_max_base": r["value_max_base"],
@@ -461,6 +549,9 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
         "indicator": row,
         "name": pick(row, "name", req.lang),
         "description": pick(row, "description", req.lang),
+        "scope": pick(row, "scope", req.lang),
+        "theme": await _theme(query, row, req),
+        "moves": await _moves(query, req),
         "targets": cards,
         "chart": chart,
         "unit_label": unit_label,

@@ -7,6 +7,7 @@ malformed filters a 400, as an HTML page or, for clients that ask for JSON, the 
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import hashlib
 import mimetypes
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import Request, Response
 
 from kechuang import assets
 from kechuang.serve import http as web
@@ -98,6 +99,31 @@ async def chrome(request, datasette) -> dict[str, Any]:
 def default_chrome() -> dict[str, Any]:
     """The chrome for templates Datasette renders without plugin variables (its own error pages)."""
     return chrome_for(None, {"version": "", "date": ""})
+
+
+_current_scope: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("kechuang_scope", default=None)
+
+
+def current_chrome() -> dict[str, Any]:
+    """The chrome in the language of the request being answered, for templates Datasette renders without
+    the request (its error pages): the ASGI wrapper remembers the request's scope for its task."""
+    scope = _current_scope.get()
+    return chrome_for(Request(scope, None) if scope else None, {"version": "", "date": ""})
+
+
+def translated(message: Any, t: dict[str, Any]) -> Any:
+    """One of Datasette's English error messages or titles in the reader's language (`t`), when the
+    catalogue words it; else the message unchanged (HTML messages stay HTML)."""
+    if not message:
+        return message
+    found = i18n.translate_message(message, strings("en")["datasette"]["messages"], t["datasette"]["messages"])
+    return message if found is None else found
+
+
+def jinja_additions() -> dict[str, dict[str, Any]]:
+    """Globals and filters for every template: the default chrome, the chrome of the current request and
+    the translation of Datasette's messages."""
+    return {"globals": {**default_chrome(), "current_chrome": current_chrome}, "filters": {"translated": translated}}
 
 
 def chrome_for(request, release: dict[str, str]) -> dict[str, Any]:
@@ -312,7 +338,9 @@ def site_routes(datasette) -> list[Route]:
         Route(
             r"^/indicators/(?P<id>[^/]+)$",
             page("portal/indicator.html", pages.indicator),
-            "Indicator: SVG timeline of its targets by place and year, with a data table",
+            "Indicator: SVG timeline of its commitments by place and year (a line joins one place and one kind "
+            "of period only), with a data table; its scope and theme; how each promise moved, one sentence per "
+            "step linking both sentences",
         ),
         Route(r"^/agencies$", page("portal/agencies.html", pages.agencies), "Agencies by jurisdiction"),
         Route(
@@ -382,14 +410,16 @@ def without_lang_parameter(scope: dict[str, Any]) -> dict[str, Any]:
 
 
 def vary_by_language(app):
-    """ASGI wrapper: take `?lang=` out of the query string for every page, and make Datasette's own HTML
-    pages (which carry our chrome in the reader's language) vary by cookie and Accept-Language too."""
+    """ASGI wrapper: take `?lang=` out of the query string for every page, remember the request for
+    `current_chrome`, and make Datasette's own HTML pages (which carry our chrome in the reader's language)
+    vary by cookie and Accept-Language too."""
 
     async def wrapped(scope, receive, send):
         if scope.get("type") != "http":
             await app(scope, receive, send)
             return
         scope = without_lang_parameter(scope)
+        _current_scope.set(scope)
 
         async def send_with_vary(message):
             if message["type"] == "http.response.start":
