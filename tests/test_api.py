@@ -107,6 +107,11 @@ def test_value_filters_select_what_the_database_selects(served, catalog, name):
             false = [i["id"] for i in listing(served, name, f"{f.name}=false&fields=id")]
             assert true == sorted(r["id"] for r in rows if r[f.column] == 1)
             assert sorted(true + false) == sorted(r["id"] for r in rows if r[f.column] is not None)
+        elif f.kind == "presence":
+            for value, keep in (("exclude", False), ("only", True)):
+                got = [i["id"] for i in listing(served, name, f"{f.name}={value}&fields=id")]
+                assert got == sorted(r["id"] for r in rows if (r[f.column] is not None) == keep), (f.name, value)
+            assert len(listing(served, name, f"{f.name}=include&fields=id")) == len(rows)
 
 
 @pytest.mark.parametrize("name", COLLECTION_NAMES)
@@ -201,3 +206,18 @@ def test_count_is_the_total_matching_not_the_page(served):
     body = get(served, f"{API}/jurisdictions?level=district&limit=1").json()
     assert body["count"] == len(rows)
     assert len(body["items"]) == min(1, len(rows))
+
+
+def test_targets_by_commitment_first_statements_and_who_restates_them(served):
+    """restatements=exclude lists one target a commitment (its first statement: commitment_id is its id), each
+    item names the targets that restate it, and v1 clients that ask for neither see what they saw."""
+    rows = db_rows(served.db, "select id, restates_target_id, commitment_id from targets")
+    firsts = listing(served, "targets", "restatements=exclude&fields=id,commitment_id")
+    assert [i["id"] for i in firsts] == sorted(r["id"] for r in rows if r["commitment_id"] == r["id"])
+    assert all(i["commitment_id"] == i["id"] for i in firsts)
+    assert len(listing(served, "targets", "fields=id")) == len(rows)
+    restated = {r["restates_target_id"] for r in rows if r["restates_target_id"]}
+    for first in sorted(restated)[:3] or [rows[0]["id"]]:
+        item = get(served, f"{API}/targets/{quote(first)}").json()["item"]
+        assert item["restated_by"] == sorted(r["id"] for r in rows if r["restates_target_id"] == first)
+    assert get(served, f"{API}/targets?restatements=first").status_code == 400

@@ -102,3 +102,17 @@ def test_download_csv(generated, sample_portal):
     for got, row in zip(rows, expected, strict=True):
         assert got["name_zh"].removeprefix("'") == row["name_zh"]
         assert got["deadline_year"] == ("" if row["deadline_year"] is None else str(row["deadline_year"]))
+
+
+def test_download_excel_csv_and_xlsx(generated, sample_portal):
+    """The spreadsheet operations are read as text and bytes, never parsed as JSON."""
+    import openpyxl
+
+    expected = [r["id"] for r in database_rows(sample_portal.db, "select id from targets order by id limit 3")]
+    text = api("targets.list_targets_excel_csv").sync(client=generated, limit=3)
+    assert isinstance(text, str) and text.startswith("\ufeff")
+    assert [r["id"] for r in csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))] == expected
+    book = api("targets.list_targets_xlsx").sync(client=generated, limit=3)
+    assert isinstance(book, bytes)
+    rows = list(openpyxl.load_workbook(io.BytesIO(book)).active.iter_rows(values_only=True))
+    assert [r[rows[0].index("id")] for r in rows[1:]] == expected

@@ -206,6 +206,18 @@ def test_the_workbook_holds_every_table_cell_for_cell(two_releases: TwoReleases)
     assert "kechuang.xlsx" in (two_releases.folder / "SHA256SUMS").read_text(encoding="utf-8")
 
 
+def test_the_excel_csv_zip_holds_each_csv_with_a_byte_order_mark(two_releases: TwoReleases):
+    """kechuang-excel-csv.zip: every table's CSV, the same bytes after a UTF-8 byte-order mark (Excel)."""
+    csvs = sorted(p.name for p in two_releases.folder.glob("*.csv"))
+    with zipfile.ZipFile(two_releases.folder / "kechuang-excel-csv.zip") as z:
+        assert sorted(z.namelist()) == csvs
+        for name in csvs:
+            data = z.read(name)
+            assert data == b"\xef\xbb\xbf" + (two_releases.folder / name).read_bytes(), name
+            assert data.decode("utf-8-sig").split(",")[0] == (two_releases.folder / name).read_text("utf-8").split(",")[0]
+    assert "kechuang-excel-csv.zip" in (two_releases.folder / "SHA256SUMS").read_text(encoding="utf-8")
+
+
 def test_package_catches_a_tampered_csv(two_releases: TwoReleases, tmp_path: Path):
     copy = tmp_path / "copy"
     shutil.copytree(two_releases.folder, copy)

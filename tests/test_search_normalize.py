@@ -194,3 +194,24 @@ def test_a_place_year_or_question_word_alone_is_searched_as_typed(real_index, q)
     _conn, index = real_index
     parsed = parse_query(q, index.lexicon)
     assert parsed.intent.is_empty and parsed.units and parsed.word_alone
+
+
+# --- fields weighted by role (x_search in the schemas; rank.COLUMN_WEIGHTS) ---------------------------------
+
+
+def test_the_same_words_rank_by_the_role_of_the_field_they_are_in(tmp_path):
+    """name > figure > quote > notes: four records, each with the same words in one role only."""
+    from sqlite_utils import Database
+
+    from kechuang.index.search import create_tables, insert_records
+    from kechuang.model.search import SearchRecord, shard_names
+    from kechuang.serve.search.rank import rank_matches
+
+    db = Database(tmp_path / "roles.db")
+    create_tables(db)
+    text = "技术合同成交额 3000亿元 technology contract turnover"
+    roles = ["body", "quote", "figure", "name"]  # inserted weakest first: rowid order must not decide
+    records = [SearchRecord("targets", role, f"/targets/{role}", parts={f"{role}_zh": [text]}) for role in roles]
+    insert_records(db, records)
+    ranked = rank_matches(db.conn, parse_query(text), shard_names(db.conn), contextual=False)
+    assert [h.rowid for h in ranked.hits] == [4, 3, 2, 1]

@@ -109,3 +109,49 @@ def test_attachment_names_follow_rfc_6266():
     fallback = header.split('filename="')[1].split('"')[0]
     assert fallback.isascii() and fallback.endswith(".xlsx")
     assert unquote(header.split("filename*=UTF-8''")[1]) == "目标 2026.xlsx"
+
+
+def test_api_collections_download_the_same_filtered_page_for_excel(sample_portal):
+    """/api/v1/targets with format=excel_csv and at .xlsx: the JSON's page (filters, sort, fields, limit, next)
+    cell for cell; formulas inert in the CSV, plain text in the workbook."""
+    columns, rows = database(sample_portal.db, "targets")
+    policy = rows[0][columns.index("policy_id")]
+    query = f"policy={policy}&sort=-id&limit=2&fields=id,note_en,deadline_year,value"
+    page = sample_portal.get(f"/api/v1/targets?{query}").json()
+    fields = ["id", "note_en", "deadline_year", "value"]
+    expected = [[item[f] for f in fields] for item in page["items"]]
+    assert expected, "the policy has targets"
+
+    response = sample_portal.get(f"/api/v1/targets?{query}&format=excel_csv")
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    assert "filename*=UTF-8''targets.csv" in response.headers["content-disposition"]
+    reader = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    assert reader[0] == fields
+    assert reader[1:] == [
+        ["" if v is None else inert(v) if isinstance(v, str) else str(v) for v in row] for row in expected
+    ]
+    assert ("next" in response.headers.get("link", "")) == bool(page["next"])
+
+    for path in (f"/api/v1/targets.xlsx?{query}", f"/api/v1/targets?{query}&format=xlsx"):
+        response = sample_portal.get(path)
+        assert response.headers["content-type"] == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        assert response.headers["content-disposition"].startswith("attachment;")
+        assert "filename*=UTF-8''targets.xlsx" in response.headers["content-disposition"]
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        cells = [list(r) for r in sheet.iter_rows(values_only=True)]
+        assert cells[0] == fields
+        assert len(cells) - 1 == len(expected)
+        for got, row in zip(cells[1:], expected, strict=True):
+            assert all(same(c, v) for c, v in zip(got, row, strict=True)), row
+        assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+
+    # the hostile rows: every note that starts with a formula, inert in the CSV and exact text in the workbook
+    notes = [r[columns.index("note_en")] for r in rows]
+    formulas = {note for note in notes if note and note[:1] in "=+-@"}
+    text = sample_portal.get("/api/v1/targets.excel_csv?fields=note_en&limit=500").content.decode("utf-8-sig")
+    cells = {c for row in csv.reader(io.StringIO(text, newline="")) for c in row}
+    assert formulas and all("'" + f in cells and f not in cells for f in formulas)
+    workbook = sample_portal.get("/api/v1/targets.xlsx?fields=note_en&limit=500").content
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook))
+    assert formulas <= {c for row in sheet.active.iter_rows(values_only=True) for c in row}

@@ -5,7 +5,7 @@ Tables written by `kechuang build`:
 - `search_context`: where each record sits (place, years, documents, base unit: context.py), under the
   same rowid, for ranking and facets.
 - `search_index_1`, `search_index_2`, …: contentless FTS5 over pre-normalised tokens (see
-  `normalize.py`), seven columns: title/quote/body words, title/quote/body Han bigrams and the pinyin of
+  `normalize.py`), nine columns: title/figure/quote/body words, their Han bigrams and the pinyin of
   names. The `ascii` tokenizer only splits on spaces and ASCII punctuation, which the normaliser never
   emits, so SQLite needs no custom tokenizer. Each shard holds SHARD_SIZE consecutive records: bm25
   counts a term's documents over the whole table it runs on, so a common word would cost a scan of
@@ -28,12 +28,14 @@ from kechuang.index.records import read_records
 from kechuang.index.terms import create_terms_table, term_rows
 from kechuang.model.meta import compiled_schemas
 from kechuang.model.search import (
+    COLUMN_OF_ROLE,
     CONTEXT,
     CONTEXT_COLUMNS,
     FTS_COLUMNS,
     RECORDS,
     TERM_ROLE,
     TERMS,
+    TEXT_COLUMNS,
     SearchRecord,
     search_columns,
     searchable_tables,
@@ -43,37 +45,31 @@ from kechuang.model.search import (
 )
 from kechuang.text.normalize import analyse, pinyin_tokens
 
-COLUMN_OF_ROLE = {"name": "title", "title": "title", "quote": "quote", "body": "body"}
-
 
 def index_tokens(record: SearchRecord) -> tuple[str, ...]:
-    """The FTS5 columns of a record (FTS_COLUMNS order): words and bigrams of title, quote and body, and
-    the pinyin of its names (a column of its own, so it does not make titles look longer to bm25)."""
+    """The FTS5 columns of a record (FTS_COLUMNS order): words and bigrams of title, figure, quote and
+    body, and the pinyin of its names (a column of its own, so it does not make titles look longer to bm25)."""
     return _tokens(record.parts, record.names_zh)
 
 
 def _tokens(parts: dict[str, list[str]], names_zh: list[str]) -> tuple[str, ...]:
-    words: dict[str, list[str]] = {"title": [], "quote": [], "body": []}
-    grams: dict[str, list[str]] = {"title": [], "quote": [], "body": []}
+    words: dict[str, list[str]] = {column: [] for column in TEXT_COLUMNS}
+    grams: dict[str, list[str]] = {column: [] for column in TEXT_COLUMNS}
     for part, texts in parts.items():
         column = COLUMN_OF_ROLE[part.rsplit("_", 1)[0]]
         for text in texts:
             tokens = analyse(text)
             words[column].append(tokens.words)
             grams[column].append(tokens.grams)
-    return (
-        " ".join(words["title"]),
-        " ".join(grams["title"]),
-        " ".join(pinyin_tokens(name) for name in names_zh),
-        " ".join(words["quote"]),
-        " ".join(grams["quote"]),
-        " ".join(words["body"]),
-        " ".join(grams["body"]),
-    )
+    columns = {"pinyin": " ".join(pinyin_tokens(name) for name in names_zh)}
+    for column in TEXT_COLUMNS:
+        columns[column], columns[f"{column}_cjk"] = " ".join(words[column]), " ".join(grams[column])
+    return tuple(columns[c] for c in FTS_COLUMNS)
 
 
 def stored_row(record: SearchRecord) -> dict[str, str]:
-    """The original texts a result shows. Names that are not the title (aliases) lead the quote."""
+    """The original texts a result shows. Names that are not the title (aliases) lead the quote; a
+    figure leads the body (as it did before it had a column of its own: snippets show it there)."""
     row = {"type": record.type, "id": record.id, "url": record.url}
     row["title_zh"], row["title_en"] = record.title_zh, record.title_en
     for language in ("zh", "en"):
@@ -82,7 +78,8 @@ def stored_row(record: SearchRecord) -> dict[str, str]:
         extra_names += [t for t in record.parts.get(f"title_{language}", []) if t != title]
         quote = record.stored("quote", language)
         row[f"quote_{language}"] = "\n".join(t for t in [" | ".join(extra_names), quote] if t)
-        row[f"body_{language}"] = record.stored("body", language)
+        body = [record.stored("figure", language), record.stored("body", language)]
+        row[f"body_{language}"] = "\n".join(t for t in body if t)
     return row
 
 

@@ -5,6 +5,9 @@ Besides the standard keys a schema declares, as data:
 - `x_label_column`, `x_sort`: how a row is named and how its table is sorted;
 - `x_filter`, `x_search`, `x_verbatim`, `x_glossary`: which fields are filtered (and faceted) on, which
   part of a search record a field feeds, which are verbatim quotes, which must use the glossary;
+- `x_inverse`: on a foreign key, the key (`name`) under which the record it points at lists, in the API,
+  the ids of the records that point at it, and the filter (`filter`) that includes, excludes or keeps only
+  the records that point somewhere (targets: `restated_by`, `restatements=exclude` for first statements);
 - `x_derived`: the columns the build computes (with `x_compute`, the computation, and `x_from`, its inputs);
 - `x_portal`: the table's roles in the portal (API collection, search order, home page, mention lists);
 - `x_built`: for a table the build computes from the curated ones (no CSV in datasets/), the computation.
@@ -25,6 +28,14 @@ SQL_TYPES = {"string": str, "integer": int, "number": float, "boolean": int, "da
 
 
 @dataclass(frozen=True)
+class Inverse:
+    """`x_inverse` of a foreign key: the list of ids on the item it points at, and the filter on whether it is set."""
+
+    name: str  # key of the list, on the API item of the record pointed at, e.g. restated_by
+    filter: str | None = None  # filter of the records holding the key: include (all), exclude (unset), only (set)
+
+
+@dataclass(frozen=True)
 class Field:
     """One column of a table, as its schema declares it."""
 
@@ -40,10 +51,11 @@ class Field:
     maximum: float | None = None
     filter: bool = False
     verbatim: bool = False
-    search: str | None = None  # x_search: the part of a search record the field feeds (name, title, quote, body)
+    search: str | None = None  # x_search: the part of a search record the field feeds (name, title, figure, quote, body)
     glossary: bool = False  # x_glossary: its English must use the glossary's English for its Chinese terms
     compute: str | None = None  # x_compute: for a derived column, the computation that fills it
     inputs: tuple[str, ...] = ()  # x_from: the curated fields of the same row it is computed from
+    inverse: Inverse | None = None  # x_inverse: how the API shows this foreign key from the record it points at
 
     @property
     def derived(self) -> bool:
@@ -162,6 +174,7 @@ def _parse_field(raw: dict[str, Any]) -> Field:
         glossary=bool(raw.get("x_glossary", False)),
         compute=raw.get("x_compute"),
         inputs=tuple(raw.get("x_from", ())),
+        inverse=Inverse(**raw["x_inverse"]) if "x_inverse" in raw else None,
     )
 
 

@@ -1,10 +1,12 @@
 """What search reads and where the index keeps it: declared in the schemas, shared by index and serve.
 
-A column's `x_search: name|title|quote|body` says what part of a record it feeds: *name* and
-*title* (names, titles, aliases; names also get their pinyin), *quote* (the sentence a record comes
-from, summaries, notes) or *body* (full text). A table's `x_portal.search` numbers its records among
-the others: when a query matches more records than are ranked (see rank.MATCH_CAP), the records
-people look for most come first.
+A column's `x_search: name|title|figure|quote|body` says what part of a record it feeds: *name* and
+*title* (names, titles, aliases; names also get their pinyin), *figure* (the figure a record states,
+as written: 3000亿元), *quote* (the sentence a record comes from, summaries, notes) or *body* (full
+text, a target's notes). Each part has its own columns in the index, which ranking weighs in that
+order (names and titles alike). A table's `x_portal.search` numbers its records among the others:
+when a query matches more records than are ranked (see rank.MATCH_CAP), the records people look for
+most come first.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from kechuang.model.schema import TableSchema
 
 DATABASE = "kechuang"
-ROLES = ("name", "title", "quote", "body")
+ROLES = ("name", "title", "figure", "quote", "body")
 # The role of names: their forms in each language expand a query (cross-lingual search, terms.py).
 TERM_ROLE = "name"
 
@@ -22,7 +24,10 @@ TERM_ROLE = "name"
 RECORDS = "search_records"
 INDEX = "search_index"  # shards are search_index_1, search_index_2, … (see SHARD_SIZE)
 SHARD_SIZE = 100_000
-FTS_COLUMNS = ("title", "title_cjk", "pinyin", "quote", "quote_cjk", "body", "body_cjk")
+# Where each role's words go: names and titles share one column; each column has its Han bigrams beside it.
+COLUMN_OF_ROLE = {"name": "title", "title": "title", "figure": "figure", "quote": "quote", "body": "body"}
+TEXT_COLUMNS = tuple(dict.fromkeys(COLUMN_OF_ROLE.values()))
+FTS_COLUMNS = ("title", "title_cjk", "pinyin", "figure", "figure_cjk", "quote", "quote_cjk", "body", "body_cjk")
 
 TERMS = "search_terms"
 

@@ -24,6 +24,7 @@ from kechuang.text.spreadsheet import inert, workbook
 
 DESCRIPTOR_FILE = "datapackage.json"
 WORKBOOK_FILE = "kechuang.xlsx"
+EXCEL_CSV_FILE = "kechuang-excel-csv.zip"
 CHECKSUM_FILE = "SHA256SUMS"
 
 
@@ -166,6 +167,16 @@ def zip_package(folder: Path, archive_name: str, tables: list[str], extra: tuple
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
         for member in members:
             z.write(member, member.relative_to(folder).as_posix())
+    return archive
+
+
+def zip_excel_csv(folder: Path, tables: list[str]) -> Path:
+    """The tables' CSVs for Excel: each the same file with a UTF-8 byte-order mark, without which a Chinese
+    Windows Excel reads it as GBK. One zip, so the package's own CSVs stay the only *.csv of the release."""
+    archive = folder / EXCEL_CSV_FILE
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for table in tables:
+            z.writestr(f"{table}.csv", b"\xef\xbb\xbf" + (folder / f"{table}.csv").read_bytes())
     return archive
 
 

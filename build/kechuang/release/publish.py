@@ -42,6 +42,7 @@ from kechuang.release.package import (
     write_checksums,
     write_package,
     write_workbook,
+    zip_excel_csv,
     zip_package,
 )
 
@@ -108,6 +109,7 @@ def _write_into(project: Project, folder: Path, version: str, date: str) -> Rele
     zip_package(folder, archive_name(version), list(counts), extra=(CHANGELOG_FILE, CHANGES_FILE))
     write_datasette_metadata(db, folder / METADATA_FILE)  # for stock Datasette: `datasette kechuang.db -m metadata.json`
     write_workbook(db, folder / WORKBOOK_FILE)
+    zip_excel_csv(folder, list(counts))
     write_checksums(folder)
     return ReleaseResult(version, date, folder, str(previous) if previous else None, counts, summary(tables))
 

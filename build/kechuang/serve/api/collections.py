@@ -56,7 +56,7 @@ class Filter:
     """One query parameter that narrows a collection."""
 
     name: str
-    kind: str  # "in" (comma list), "eq", "min", "max", "bool", "text"
+    kind: str  # "in" (comma list), "eq", "min", "max", "bool", "text", "presence" (include, exclude, only)
     column: str
     type: str
     description: str
@@ -84,7 +84,8 @@ class Embed:
 
     key: str
     # "one" (via a foreign key), "hop" (via a foreign key of a foreign key), "many" (via a link), "back" (the
-    # whole records of a table whose `x_portal.embed_in` foreign key points here, e.g. an indicator's steps)
+    # whole records of a table whose `x_portal.embed_in` foreign key points here, e.g. an indicator's steps),
+    # "ids" (the ids of the records whose foreign key with `x_inverse` points here, e.g. a target's restated_by)
     kind: str
     table: str
     route: Route
@@ -323,14 +324,48 @@ def _embedded_back(name: str, schemas: dict[str, TableSchema]) -> list[Embed]:
     return out
 
 
+PRESENCE = ("include", "exclude", "only")
+
+
+def _inverses(name: str, schemas: dict[str, TableSchema]) -> tuple[list[Filter], list[Embed]]:
+    """Foreign keys with `x_inverse`: the filter on whether this table's key is set (restatements=exclude), and
+    the ids of the records pointing here (restated_by)."""
+    schema = schemas[name]
+    filters = [
+        Filter(
+            f.inverse.filter,
+            "presence",
+            f.name,
+            f.type,
+            f"`exclude`: only records whose `{f.name}` is empty; `only`: only records whose `{f.name}` is set; "
+            f"`include` (the default): all. {f.description}",
+            enum=PRESENCE,
+        )
+        for f in schema.fields
+        if f.inverse and f.inverse.filter
+    ]
+    embeds = []
+    for other in schemas.values():
+        for f in other.fields:
+            fk = other.foreign_key_for(f.name) if f.inverse else None
+            if f.inverse is None or fk is None or fk.table != name or other.portal.collection is None:
+                continue
+            route = Route(other.name, f.name, fk.columns[0])
+            description = f"Ids of the {other.name} whose `{f.name}` is this record, in id order. {f.description}"
+            embeds.append(Embed(f.inverse.name, "ids", other.name, route, None, description))
+    return filters, embeds
+
+
 def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -> Collection:
     schema = schemas[name]
     columns = _columns(schema)
     link_filters, link_embeds = _through_links(name, schema, schemas, links)
     hop_filters, hop_embeds = _through_foreign_keys(name, schema, schemas, links)
     hop_embeds += _embedded_back(name, schemas)
+    inverse_filters, inverse_embeds = _inverses(name, schemas)
+    hop_embeds += inverse_embeds
     filters: dict[str, Filter] = {}
-    for f in (*_value_filters(columns, schema), *link_filters, *hop_filters):
+    for f in (*_value_filters(columns, schema), *inverse_filters, *link_filters, *hop_filters):
         filters.setdefault(f.name, f)  # the record's own column wins over one reached through another table
     embeds = [*link_embeds, *hop_embeds]
 

@@ -1,4 +1,5 @@
-"""The same page of records as CSV, safe to open in a spreadsheet (`kechuang.text.spreadsheet.inert`)."""
+"""The same page of records as CSV, CSV for Excel or a workbook, safe to open in a spreadsheet
+(`kechuang.text.spreadsheet`: formula-like text is inert in CSV and stored as text in the workbook)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from kechuang.serve.api.collections import Column, json_value
-from kechuang.text.spreadsheet import FORMULA_STARTS, inert
+from kechuang.text.spreadsheet import FORMULA_STARTS, inert, workbook
 
-__all__ = ["FORMULA_STARTS", "safe_cell", "write_csv"]
+__all__ = ["FORMULA_STARTS", "safe_cell", "write_csv", "write_excel_csv", "write_xlsx"]
 
 
 def safe_cell(column: Column, value: Any) -> str:
@@ -32,3 +33,14 @@ def write_csv(columns: list[Column], rows: Iterable[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow([safe_cell(c, row.get(c.name)) for c in columns])
     return out.getvalue()
+
+
+def write_excel_csv(columns: list[Column], rows: Iterable[dict[str, Any]]) -> str:
+    """The same CSV with a UTF-8 byte-order mark, without which a Chinese Windows Excel reads it as GBK."""
+    return "\ufeff" + write_csv(columns, rows)
+
+
+def write_xlsx(columns: list[Column], rows: Iterable[dict[str, Any]], title: str) -> bytes:
+    """The same page as a one-sheet workbook: values as the JSON has them, text stored as text."""
+    values = ([json_value(c, row.get(c.name)) for c in columns] for row in rows)
+    return workbook([(title, [c.name for c in columns], values)])

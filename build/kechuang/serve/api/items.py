@@ -38,6 +38,10 @@ def _embedded(conn: sqlite3.Connection, catalog: Catalog, embed: Embed, row: dic
     local = row.get(route.local_column or "")
     if embed.kind == "one":
         return _select_summary(conn, catalog.collections[embed.table], local)
+    if embed.kind == "ids":
+        table = catalog.collections[embed.table]
+        sql = f'select "{table.key}" from "{embed.table}" where "{route.join_column}" = ? order by "{table.key}"'
+        return [found[0] for found in conn.execute(sql, [local]).fetchall()]
     if embed.kind == "back":
         return _records_pointing_here(conn, catalog.collections[embed.table], route.join_column or "", local)
     if embed.kind == "hop":

@@ -39,7 +39,9 @@ curated from the source documents, in Chinese and English.
 
 Every collection supports filters (comma-separated lists mean "any of"), `q` for text, `sort` \
 (`-` for descending), `limit` (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}), cursor pagination \
-through the `next` URL, `fields` to select fields and `format=csv` (or `Accept: text/csv`) for CSV. \
+through the `next` URL, `fields` to select fields and `format=csv` (or `Accept: text/csv`) for CSV, `format=excel_csv` for \
+CSV for Excel (UTF-8 with a byte-order mark) and `format=xlsx` for a workbook, each also at \
+`/api/v1/{{collection}}.csv`, `.excel_csv` and `.xlsx`. \
 Unknown parameters are refused with 400, so a typo never silently returns everything. Errors are \
 JSON: `{{"error": {{"status", "code", "message", "param"}}}}`.
 
@@ -121,6 +123,9 @@ def embed_schema(collection: Collection, catalog: Catalog, embed: Embed) -> dict
         return nullable(schema) if _embed_nullable(collection, catalog, embed) else schema
     if embed.kind == "back":
         return {"type": "array", "description": embed.description, "items": ref(f"{embed.table}.record")}
+    if embed.kind == "ids":
+        key = catalog.collections[embed.table].column_map[catalog.collections[embed.table].key]
+        return {"type": "array", "description": embed.description, "items": column_schema(key)}
     assert embed.link is not None
     other = catalog.collections[embed.table]
     properties = dict(summary_schema(other)["properties"])
@@ -207,6 +212,8 @@ def filter_parameter(f: Filter) -> dict[str, Any]:
         extra = {"style": "form", "explode": True}
     elif f.kind == "bool":
         schema = {"type": "boolean"}
+    elif f.kind == "presence":
+        schema = {"type": "string", "enum": list(f.enum or ()), "default": "include"}
     elif f.kind == "text":
         schema = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
     elif f.type == "integer":
@@ -257,8 +264,10 @@ def list_parameters(collection: Collection) -> list[dict[str, Any]]:
         {
             "name": "format",
             "in": "query",
-            "description": "`csv` for the same page as CSV (also chosen by `Accept: text/csv`). Text cells that "
-            "start with =, +, -, @, tab or CR get a leading apostrophe so spreadsheets do not run them.",
+            "description": "`csv` for the same page as CSV (also chosen by `Accept: text/csv`), `excel_csv` for "
+            "the same CSV with a UTF-8 byte-order mark (what Excel needs to read Chinese), `xlsx` for a workbook. "
+            "CSV text cells that start with =, +, -, @, tab or CR get a leading apostrophe so spreadsheets do not "
+            "run them; a workbook stores every text cell as text.",
             "schema": {"type": "string", "enum": list(FORMATS)},
         },
     ]
@@ -312,6 +321,24 @@ CSV_CONTENT = {
 }
 
 
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+XLSX_CONTENT = {
+    "schema": {
+        "type": "string",
+        "contentMediaType": XLSX_TYPE,
+        "description": "A workbook of one sheet: a header row, then one row a record; text stored as text, never "
+        "as a formula, numbers as numbers, null as an empty cell.",
+    }
+}
+# what each path suffix answers with; the workbook also as application/octet-stream, which generated clients
+# read as bytes (they know no workbook media type), when the Accept header asks for that
+SUFFIX_CONTENT = {
+    "csv": ("CSV", {"text/csv": CSV_CONTENT}),
+    "excel_csv": ("CSV for Excel (UTF-8 with a byte-order mark)", {"text/csv": CSV_CONTENT}),
+    "xlsx": ("a workbook", {XLSX_TYPE: XLSX_CONTENT, "application/octet-stream": XLSX_CONTENT}),
+}
+
+
 def _ok(description: str, content: dict[str, Any], link: bool = False) -> dict[str, Any]:
     return {"200": {"description": description, "headers": _headers(link), "content": content}}
 
@@ -331,6 +358,7 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
                     {
                         JSON_TYPE: {"schema": ref(f"{collection.name}.page")},
                         "text/csv": CSV_CONTENT,
+                        XLSX_TYPE: XLSX_CONTENT,
                     },
                     link=True,
                 ),
@@ -365,22 +393,25 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
             },
         }
     }
-    csv_page = {
-        "get": {
-            "operationId": f"list_{collection.name}_csv",
-            "tags": [collection.name],
-            "summary": f"List {title.lower()} as CSV",
-            "description": f"The same page as `{collection.path}` (same filters, sort, cursor and fields), as CSV: "
-            "what `format=csv` answers there, as an operation of its own so that generated clients read it as "
-            "text. The `Link` header names the next page.",
-            "parameters": [p for p in list_parameters(collection) if p["name"] != "format"],
-            "responses": {
-                **_ok(f"A page of {collection.name} as CSV.", {"text/csv": CSV_CONTENT}, link=True),
-                **error_responses(400),
-            },
+    downloads = {
+        f"{collection.path}.{suffix}": {
+            "get": {
+                "operationId": f"list_{collection.name}_{suffix}",
+                "tags": [collection.name],
+                "summary": f"List {title.lower()} as {what}",
+                "description": f"The same page as `{collection.path}` (same filters, sort, cursor and fields), as "
+                f"{what}: what `format={suffix}` answers there, as an operation of its own so that generated "
+                "clients read it as text or bytes. The `Link` header names the next page.",
+                "parameters": [p for p in list_parameters(collection) if p["name"] != "format"],
+                "responses": {
+                    **_ok(f"A page of {collection.name} as {what}.", content, link=True),
+                    **error_responses(400, *((406,) if len(content) > 1 else ())),
+                },
+            }
         }
+        for suffix, (what, content) in SUFFIX_CONTENT.items()
     }
-    return {collection.path: listing, f"{collection.path}.csv": csv_page, f"{collection.path}/{{id}}": item}
+    return {collection.path: listing, **downloads, f"{collection.path}/{{id}}": item}
 
 
 def common_schemas() -> dict[str, Any]:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from kechuang.serve.api.collections import CONTROL_PARAMS, Collection, Filter, Route
+from kechuang.serve.api.collections import CONTROL_PARAMS, PRESENCE, Collection, Filter, Route
 from kechuang.serve.api.pagination import Position, after_position, decode_cursor, order_by
 from kechuang.serve.http import HttpError
 
@@ -24,7 +24,7 @@ MAX_VALUE_LENGTH = 200
 MAX_TEXT_LENGTH = 200
 MAX_SAFE_INTEGER = 2**53 - 1
 MAX_NUMBER = 1e18
-FORMATS = ("json", "csv")
+FORMATS = ("json", "csv", "excel_csv", "xlsx")
 
 _INTEGER = re.compile(r"-?[0-9]{1,16}")
 _NUMBER = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
@@ -132,6 +132,10 @@ def _condition(f: Filter, raw: str, alias: str) -> tuple[str, list[Any]]:
         if raw not in ("true", "false"):
             raise HttpError(400, f"{f.name} must be true or false, not {raw[:40]!r}.", f.name)
         return f"{column} = ?", [int(raw == "true")]
+    if f.kind == "presence":
+        if raw not in PRESENCE:
+            raise HttpError(400, f"{f.name} must be one of {', '.join(PRESENCE)}, not {raw[:40]!r}.", f.name)
+        return {"include": "1", "exclude": f"{column} is null", "only": f"{column} is not null"}[raw], []
     if f.kind == "text":
         if len(raw) > MAX_TEXT_LENGTH:
             raise HttpError(400, f"q is at most {MAX_TEXT_LENGTH} characters long.", "q")

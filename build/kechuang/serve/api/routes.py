@@ -24,7 +24,7 @@ from kechuang.serve.api.collections import (
     catalog_of,
     json_value,
 )
-from kechuang.serve.api.csv_export import write_csv
+from kechuang.serve.api.csv_export import write_csv, write_excel_csv, write_xlsx
 from kechuang.serve.api.docs import render_docs
 from kechuang.serve.api.fastpath import finished, raw_key
 from kechuang.serve.api.items import fetch_item
@@ -32,10 +32,13 @@ from kechuang.serve.api.openapi import openapi_document
 from kechuang.serve.api.pagination import Position, encode_cursor
 from kechuang.serve.api.query import ListQuery, known_params, list_params, parse_list_query
 from kechuang.serve.http import HttpError
+from kechuang.serve.spreadsheets import XLSX, attachment
 from kechuang.serve.state import served_meta
 
 JSON = "application/json"
 CSV = "text/csv"
+EXCEL_CSV = "text/csv; bom"  # a cache and ETag variant of its own; answered as text/csv
+OCTET = "application/octet-stream"  # what generated clients read as bytes; the workbook, if asked for so
 HTML = "text/html"
 JSON_CONTENT = "application/json; charset=utf-8"
 QUERY_TIME_LIMIT_MS = 2000
@@ -116,8 +119,10 @@ def _respond(request, state: ApiState, key: tuple, media: str) -> Response | Non
     return web.cached_response(request, body, content_type, state.release, variant=media, headers=headers)
 
 
-def _store(request, state: ApiState, key: tuple, media: str, body: str, content_type: str, headers=None) -> Response:
-    data = body.encode("utf-8")
+def _store(
+    request, state: ApiState, key: tuple, media: str, body: str | bytes, content_type: str, headers=None
+) -> Response:
+    data = body.encode("utf-8") if isinstance(body, str) else body
     state.cache.put(key, (data, content_type, headers or {}), len(data))
     _remember(request, state, media, data, content_type, headers)
     return web.cached_response(request, data, content_type, state.release, variant=media, headers=headers)
@@ -224,33 +229,44 @@ def _next_url(collection_path: str, params: dict[str, str], following: Position 
 
 
 async def collection_view(request, datasette) -> Response:
-    """GET /api/v1/{collection}: filtered, sorted, paged records as JSON or CSV."""
-    return await _collection_page(request, datasette, csv_path=False)
+    """GET /api/v1/{collection}: filtered, sorted, paged records as JSON, CSV, CSV for Excel or a workbook."""
+    return await _collection_page(request, datasette, suffix=None)
 
 
 async def collection_csv_view(request, datasette) -> Response:
-    """GET /api/v1/{collection}.csv: the same page as CSV, an operation of its own in the OpenAPI document so
-    that generated clients read it as text (one operation answering JSON or CSV is read as JSON)."""
-    return await _collection_page(request, datasette, csv_path=True)
+    """GET /api/v1/{collection}.csv (.excel_csv, .xlsx): the same page in that format, an operation of its own in
+    the OpenAPI document so that generated clients read it as text or bytes (one operation answering JSON or CSV
+    is read as JSON)."""
+    return await _collection_page(request, datasette, suffix=request.url_vars["suffix"])
 
 
-async def _collection_page(request, datasette, csv_path: bool) -> Response:
+# format (the `format` parameter or the path's suffix) → the media types it may answer with, first the default
+FORMAT_MEDIA = {"json": [JSON], "csv": [CSV], "excel_csv": [EXCEL_CSV], "xlsx": [XLSX, OCTET]}
+
+
+async def _collection_page(request, datasette, suffix: str | None) -> Response:
     state = await api_state(datasette)
     collection = _collection(state, request.url_vars["collection"])
     params = web.query_params(request, known_params(collection), list_params(collection))
     query = parse_list_query(collection, params)
-    asked = CSV if csv_path else {"csv": CSV, "json": JSON}.get(query.format or "")
-    media = asked or _accept(request, [JSON, CSV])
+    offered = FORMAT_MEDIA[suffix or query.format] if (suffix or query.format) else [JSON, CSV]
+    media = offered[0] if len(offered) == 1 else _accept(request, offered)
     key = _cache_key(request, params, media)
     if cached := _respond(request, state, key, media):
         return cached
     rows, total, following = await run(datasette, lambda conn: _page(conn, query))
-    next_url = _next_url(collection.path + (".csv" if csv_path else ""), params, following)
+    next_url = _next_url(collection.path + (f".{suffix}" if suffix else ""), params, following)
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}
     columns = [collection.column_map[name] for name in query.fields]
     if media == CSV:
-        headers["Content-Disposition"] = f'attachment; filename="{collection.name}.csv"'
+        headers["Content-Disposition"] = attachment(f"{collection.name}.csv")
         return _store(request, state, key, media, write_csv(columns, rows), "text/csv; charset=utf-8", headers)
+    if media == EXCEL_CSV:
+        headers["Content-Disposition"] = attachment(f"{collection.name}.csv")
+        return _store(request, state, key, media, write_excel_csv(columns, rows), "text/csv; charset=utf-8", headers)
+    if media in (XLSX, OCTET):
+        headers["Content-Disposition"] = attachment(f"{collection.name}.xlsx")
+        return _store(request, state, key, media, write_xlsx(columns, rows, collection.name), media, headers)
     items = []
     for row in rows:
         record = {c.name: json_value(c, row[c.name]) for c in columns}
@@ -298,7 +314,7 @@ ROUTES = [
     (rf"^{PREFIX}/openapi\.json$", openapi_view),
     (rf"^{PREFIX}/docs/?$", docs_view),
     # /api/v1/search is kechuang.serve.search's route; Datasette tries plugins' routes in no fixed order.
-    (rf"^{PREFIX}/(?P<collection>[^/.]+)\.csv$", collection_csv_view),
+    (rf"^{PREFIX}/(?P<collection>[^/.]+)\.(?P<suffix>csv|excel_csv|xlsx)$", collection_csv_view),
     (rf"^{PREFIX}/(?P<collection>(?!search/?$)[^/.]+)/?$", collection_view),
     (rf"^{PREFIX}/(?P<collection>[^/]+)/(?P<id>[^/]+)$", item_view),
     (rf"^{PREFIX}/(?!search$).*$", not_found_view),

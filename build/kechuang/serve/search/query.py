@@ -40,7 +40,11 @@ class Columns:
     latin: tuple[str, ...]
 
 
-EVERYWHERE = Columns(("title", "quote", "body"), ("title_cjk", "quote_cjk", "body_cjk"), ("title", "pinyin", "quote", "body"))
+EVERYWHERE = Columns(
+    ("title", "figure", "quote", "body"),
+    ("title_cjk", "figure_cjk", "quote_cjk", "body_cjk"),
+    ("title", "pinyin", "figure", "quote", "body"),
+)
 IN_TITLE = Columns(("title",), ("title_cjk",), ("title", "pinyin"))
 MAX_UNITS = 24  # a pasted paragraph is searched by its first 24 distinct words
 MAX_PINYIN_JOIN = 8  # syllables typed apart ("dong hu ke xue cheng") joined back into a name

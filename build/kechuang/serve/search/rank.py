@@ -1,7 +1,8 @@
 """Rank the records a query matches: bm25 with field weights, boosts for a complete match, then what
 the question asks.
 
-bm25 weighs names and titles above quotes (the sentence a record comes from) above full text. A
+bm25 weighs each field by its role (model.search): names and titles, then a target's figure, then
+quotes (the sentence a record comes from), then full text and notes. A
 record that matches every word of the query, every word as typed (not only through the glossary's
 other forms), the query's exact phrase, every word within its own name, or whose name the query
 contains, is multiplied up, so "东湖科学城" puts the platform of that
@@ -24,11 +25,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from kechuang.model.search import ANSWERS, CONTEXT, GLOSSARY, RECORDS
+from kechuang.model.search import ANSWERS, CONTEXT, FTS_COLUMNS, GLOSSARY, RECORDS
 from kechuang.serve.search.query import ParsedQuery
 
-# bm25 weights of title, title_cjk, pinyin, quote, quote_cjk, body, body_cjk (see index.FTS_COLUMNS).
-WEIGHTS = (10.0, 10.0, 8.0, 4.0, 4.0, 1.0, 1.0)
+# bm25 weight of each index column (its words and its Han bigrams alike): name > figure > quote > notes.
+COLUMN_WEIGHTS = {"title": 10.0, "pinyin": 8.0, "figure": 6.0, "quote": 4.0, "body": 1.0}
+WEIGHTS = tuple(COLUMN_WEIGHTS[column.removesuffix("_cjk")] for column in FTS_COLUMNS)
 ALL_WORDS_BOOST = 2.0
 LITERAL_BOOST = 2.0  # every word as typed, not only through another form of a name or term
 PHRASE_BOOST = 1.5
