@@ -537,3 +537,11 @@ def hostile(live_sample_portal: Portal, sample: Sample) -> tuple[Portal, dict]:
     """The sample, whose every table carries script and markup payloads (tests/hostile.py), served by a
     real process; returns the portal and the hostile rows by table."""
     return live_sample_portal, sample.hostile
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Files that hold slow tests run first, so that `make test`'s two workers (xdist, one file at a time)
+    do not finish with one long file left on one of them. Order within files is kept."""
+    heavy = ("slow", "browser", "nginx", "image")
+    slow_files = {item.path for item in items if any(item.get_closest_marker(m) for m in heavy)}
+    items.sort(key=lambda item: item.path not in slow_files)

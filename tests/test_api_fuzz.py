@@ -19,12 +19,15 @@ from __future__ import annotations
 import tomllib
 from collections import Counter
 
+import pytest
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 from schemathesis_hooks import can_be_sent
 
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow
 
 # Random requests per operation and mode, beside the boundary-coverage phase's systematic ones (about 2,900).
 MAX_EXAMPLES = 15

@@ -27,6 +27,8 @@ from stock_search import make_stock_db
 from conftest import ROOT, Portal, free_port, wait_until_up
 from kechuang.model.search import RECORDS
 
+pytestmark = pytest.mark.slow
+
 JUDGEMENTS = yaml.safe_load((ROOT / "tests" / "search_judgements.yaml").read_text(encoding="utf-8"))
 QUESTIONS = yaml.safe_load((ROOT / "tests" / "search_questions.yaml").read_text(encoding="utf-8"))
 SCRIPTS = ("simplified", "traditional", "pinyin", "english")
