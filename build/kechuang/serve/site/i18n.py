@@ -17,6 +17,7 @@ import yaml
 LANGUAGES = ("zh", "en")
 DEFAULT_LANGUAGE = "zh"
 HTML_LANG = {"zh": "zh-Hans", "en": "en"}
+OG_LOCALE = {"zh": "zh_CN", "en": "en_US"}  # Open Graph names locales language_TERRITORY
 COOKIE_NAME = "kechuang_lang"
 COOKIE_MAX_AGE = 365 * 24 * 3600
 

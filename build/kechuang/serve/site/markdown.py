@@ -7,6 +7,7 @@ Markdown syntax itself.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,3 +51,23 @@ def render_page(pages_dir: Path, name: str, lang: str) -> MarkdownPage | None:
     if not path.is_file():
         return None
     return _render(str(path), path.stat().st_mtime)
+
+
+@functools.cache
+def _code_spans() -> MarkdownIt:
+    return MarkdownIt("zero").enable("backticks")
+
+
+def inline_code(text: str | None) -> Markup | str | None:
+    """A schema description with its Markdown code spans (`wuhan`) as <code>, the rest escaped: the
+    descriptions are written for the docs too, and a reader should not see the backticks."""
+    if not text:
+        return text
+    return Markup(_code_spans().renderInline(str(text)))
+
+
+def without_code_marks(text: str | None) -> str | None:
+    """The description as plain text (for attributes and titles): code spans without their backticks."""
+    if not text:
+        return text
+    return re.sub(r"`([^`\n]*)`", r"\1", str(text))

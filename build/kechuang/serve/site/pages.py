@@ -62,6 +62,7 @@ class PageRequest:
     args: dict[str, str]
     key: str = ""
     model: Model = field(default_factory=lambda: Model({}, {}))  # the model the served database was built with
+    origin: str = ""  # scheme and host the reader used, for absolute URLs (JSON-LD)
 
 
 def mention_kinds(model: Model) -> dict[str, tuple[str, str, str, str]]:

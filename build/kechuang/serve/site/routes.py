@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import hashlib
+import json
 import mimetypes
 import re
 import sqlite3
@@ -23,7 +24,7 @@ from datasette.utils.asgi import Request, Response
 
 from kechuang import assets
 from kechuang.serve import http as web
-from kechuang.serve.site import dictionary, downloads, i18n, markdown, pages
+from kechuang.serve.site import dictionary, discovery, downloads, i18n, markdown, pages
 from kechuang.serve.state import served_meta, served_meta_now
 
 HTML = "text/html; charset=utf-8"
@@ -93,7 +94,18 @@ async def chrome(request, datasette) -> dict[str, Any]:
         release = await web.data_release(datasette)
     except (KeyError, sqlite3.Error):  # no portal database: the chrome still renders
         release = {"version": "", "date": ""}
-    return chrome_for(request, release)
+    chrome = chrome_for(request, release, origin=origin_of(request, datasette))
+    config = datasette.plugin_config(PLUGIN_CONFIG) or {}
+    chrome["kc"]["report_href"] = functools.partial(discovery.report_problem_href, config)
+    return chrome
+
+
+PLUGIN_CONFIG = "kechuang"  # metadata.yml `plugins: kechuang:`, the portal's own settings
+
+
+def origin_of(request, datasette) -> str:
+    """`https://host` as the reader reached the portal (Datasette's force_https_urls respected)."""
+    return datasette.absolute_url(request, "/").rstrip("/")
 
 
 def default_chrome() -> dict[str, Any]:
@@ -123,10 +135,24 @@ def translated(message: Any, t: dict[str, Any]) -> Any:
 def jinja_additions() -> dict[str, dict[str, Any]]:
     """Globals and filters for every template: the default chrome, the chrome of the current request and
     the translation of Datasette's messages."""
-    return {"globals": {**default_chrome(), "current_chrome": current_chrome}, "filters": {"translated": translated}}
+    return {
+        "globals": {**default_chrome(), "current_chrome": current_chrome},
+        "filters": {
+            "translated": translated,
+            "inline_code": markdown.inline_code,
+            "without_code_marks": markdown.without_code_marks,
+        },
+    }
 
 
-def chrome_for(request, release: dict[str, str]) -> dict[str, Any]:
+def language_url(here: str, lang: str | None) -> str:
+    """`here` (a path and query without `lang`) with `?lang=` set, or as it is for None (x-default)."""
+    if lang is None:
+        return here
+    return here + ("&" if "?" in here else "?") + urlencode({"lang": lang})
+
+
+def chrome_for(request, release: dict[str, str], origin: str = "") -> dict[str, Any]:
     lang = request_language(request)
     other = i18n.other_language(lang)
     t = strings(lang)
@@ -156,6 +182,14 @@ def chrome_for(request, release: dict[str, str]) -> dict[str, Any]:
                 for key, href in NAV
             ],
             "path": path,
+            "report_href": lambda subject, body: None,  # chrome() sets the configured channel
+            # for <meta>, Open Graph and hreflang: absolute when the request is known
+            "url": origin + language_url(here, lang),
+            "og_locale": i18n.OG_LOCALE[lang],
+            "alternates": [
+                {"hreflang": i18n.HTML_LANG[code], "href": origin + language_url(here, code)} for code in i18n.LANGUAGES
+            ]
+            + [{"hreflang": "x-default", "href": origin + here}],
         },
     }
 
@@ -214,6 +248,7 @@ def page(template: str, build: Builder) -> Callable:
             args={k: v for k, v in parse_qsl(request.query_string, keep_blank_values=True)},
             key=request.url_vars.get("id", ""),
             model=(await served_meta(datasette)).model,
+            origin=origin_of(request, datasette),
         )
         try:
             context = await build(_query(datasette), req)
@@ -252,8 +287,15 @@ def _downloads_builder(datasette) -> Builder:
             {"name": name, "title": (s.title_zh or s.title) if req.lang == "zh" else s.title}
             for name, s in schemas.items()
         ]
+        releases = downloads.list_releases(downloads.releases_folder(path))
+        license_url = datasette.metadata("license_url") or ""
+        t = req.strings
+        dataset = discovery.schema_dataset(
+            req.origin, t["site"]["name"], t["site"]["description"], license_url, releases, i18n.HTML_LANG[req.lang]
+        )
         return {
-            "releases": downloads.list_releases(downloads.releases_folder(path)),
+            "json_ld": discovery.json_ld_script(dataset),
+            "releases": releases,
             "database": {
                 "href": f"/{web.DATABASE}.db",
                 "size": path.stat().st_size if path and path.exists() else None,
@@ -303,6 +345,63 @@ async def release_file(request, datasette) -> Response:
     return web.cached_response(request, path.read_bytes(), content_type, release, variant=version, headers=headers)
 
 
+async def _discovery_response(request, datasette, body: str, content_type: str) -> Response:
+    """Cached like the pages: the ETag covers the release, the URL and the origin the URLs inside name."""
+    release = await web.data_release(datasette)
+    return web.cached_response(request, body, content_type, release, variant=origin_of(request, datasette))
+
+
+async def robots(request, datasette) -> Response:
+    """robots.txt: the SQL and search endpoints are off limits to crawlers; where the sitemap is."""
+    if refused := _method_not_allowed(request):
+        return refused
+    body = discovery.robots_txt(origin_of(request, datasette))
+    return await _discovery_response(request, datasette, body, "text/plain; charset=utf-8")
+
+
+async def sitemap_paths(datasette) -> list[str]:
+    """Every page of the site, from its routes: the pages without an id, then every record of each
+    `/<table>/{id}` page type (each named after its table)."""
+    fixed, kinds = [], []
+    for route in site_routes(datasette):
+        if kind := re.fullmatch(r"/([a-z_]+)/\{id\}", route.path):
+            kinds.append(kind.group(1))
+        elif "{" not in route.path and re.fullmatch(r"/[a-z-]*", route.path):
+            fixed.append(route.path)
+    query = _query(datasette)
+    records = []
+    for kind in kinds:
+        rows = await query(f"select id from [{kind}] order by id", None)
+        records += [f"/{kind}/{quote(str(row['id']), safe='')}" for row in rows]
+    return [*fixed, *records]
+
+
+async def sitemap(request, datasette) -> Response:
+    """sitemap.xml: every page once per language, each with its hreflang alternates."""
+    if refused := _method_not_allowed(request):
+        return refused
+    body = discovery.sitemap_xml(origin_of(request, datasette), await sitemap_paths(datasette), i18n.HTML_LANG)
+    return await _discovery_response(request, datasette, body, "application/xml; charset=utf-8")
+
+
+async def catalog(request, datasette) -> Response:
+    """The DCAT catalogue (JSON-LD): every published release as a dcat:Dataset of its files."""
+    if refused := _method_not_allowed(request):
+        return refused
+    served = datasette.get_database(web.DATABASE).path
+    releases = downloads.list_releases(downloads.releases_folder(Path(served) if served else None))
+    names = {lang: strings(lang)["site"] for lang in i18n.LANGUAGES}
+    data = discovery.dcat_catalog(
+        origin_of(request, datasette),
+        {i18n.HTML_LANG[lang]: names[lang]["name"] for lang in names},
+        {i18n.HTML_LANG[lang]: names[lang]["description"] for lang in names},
+        datasette.metadata("license_url") or "",
+        releases,
+    )
+    body = json.dumps(data, ensure_ascii=False, indent=1)
+    return await _discovery_response(request, datasette, body, "application/ld+json; charset=utf-8")
+
+
 @dataclass(frozen=True)
 class Route:
     """One route of the site: its URL pattern, the handler, and what it serves (for the README)."""
@@ -314,7 +413,7 @@ class Route:
     @property
     def path(self) -> str:
         """The pattern as a reader writes it: `/targets/{key}`."""
-        return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern).strip("^$")
+        return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", self.pattern).strip("^$").replace("\\.", ".")
 
 
 def site_routes(datasette) -> list[Route]:
@@ -381,6 +480,9 @@ def site_routes(datasette) -> list[Route]:
             release_file,
             "A file of a release in `dist/releases/<version>/`",
         ),
+        Route(r"^/robots\.txt$", robots, "robots.txt: crawlers kept off SQL and search; the sitemap"),
+        Route(r"^/sitemap\.xml$", sitemap, "Sitemap: every page in both languages, with hreflang alternates"),
+        Route(r"^/catalog\.jsonld$", catalog, "DCAT catalogue (JSON-LD): each release a dcat:Dataset of its files"),
         Route(
             r"^/-/lang$",
             switch_language,
