@@ -268,16 +268,30 @@ async def run_load_async(
     deadline = time.monotonic() + seconds
     # Drop idle connections before the server does (uvicorn closes them after 5 s): reusing one the
     # server is closing at that moment fails the request, an artefact of the client, not the portal.
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients, keepalive_expiry=3)
-    async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
-        tasks = [asyncio.create_task(_client(http, mix.picker(seed=i), deadline, report)) for i in range(clients)]
+    # Each client is a visitor of its own: on loopback it connects from its own address (127.0.0.2, …), so
+    # the portal's per-client limits see ten visitors, not one visitor with ten connections.
+    visitors = [_visitor(base_url, i) for i in range(clients)]
+    try:
+        tasks = [
+            asyncio.create_task(_client(http, mix.picker(seed=i), deadline, report)) for i, http in enumerate(visitors)
+        ]
         if server_pid:
             tasks.append(asyncio.create_task(_sample_memory(server_pid, deadline, report, max(0.5, seconds / 60))))
         if during:
             await asyncio.sleep(seconds / 2)
             report.events.append(await asyncio.to_thread(during))
         await asyncio.gather(*tasks)
+    finally:
+        await asyncio.gather(*(http.aclose() for http in visitors))
     return report
+
+
+def _visitor(base_url: str, index: int) -> httpx.AsyncClient:
+    """One visitor's client; from a loopback address of its own when the portal is on 127.0.0.1."""
+    local = f"127.0.0.{2 + index % 250}" if httpx.URL(base_url).host == "127.0.0.1" else None
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1, keepalive_expiry=3)
+    transport = httpx.AsyncHTTPTransport(local_address=local, limits=limits)
+    return httpx.AsyncClient(base_url=base_url, timeout=60, transport=transport)
 
 
 def run_load(base_url: str, clients: int, seconds: float, **kwargs) -> LoadReport:
