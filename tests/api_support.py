@@ -32,13 +32,18 @@ def get(portal: Portal | InProcessPortal, url: str, **kwargs) -> httpx.Response:
     return response
 
 
-def db_rows(db: Path, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+def db_records(db: Path, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+    """Rows of the database file, read-only, each readable by name and by position."""
     conn = sqlite3.connect(f"file:{db}?immutable=1", uri=True)
     conn.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in conn.execute(sql, params)]
+        return conn.execute(sql, params).fetchall()
     finally:
         conn.close()
+
+
+def db_rows(db: Path, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+    return [dict(r) for r in db_records(db, sql, params)]
 
 
 def db_ids(db: Path, sql: str, params: tuple | list = ()) -> list[str]:

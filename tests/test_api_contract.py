@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +24,8 @@ from kechuang.model.schema import load_schemas
 from kechuang.project import Project
 from kechuang.serve.api.collections import build_catalog
 from kechuang.serve.api.openapi import openapi_document
+from kechuang.serve.api.wording import api_strings
+from kechuang.serve.site.i18n import flatten
 
 SNAPSHOT = ROOT / "tests" / "snapshots" / "api_v1_shape.json"
 UPDATE = os.environ.get("KECHUANG_UPDATE_SNAPSHOTS") == "1"
@@ -115,6 +118,35 @@ def test_served_document_is_valid_openapi_3_1_and_the_one_generated_from_the_sch
             if parameter["in"] == "path":  # an existing id of the served data; query examples are fixed
                 parameter.pop("example", None)
     assert comparable == LOCAL_SPEC
+
+
+def _texts(node: Any) -> Any:
+    if isinstance(node, dict):
+        for value in node.values():
+            yield from _texts(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _texts(value)
+    elif isinstance(node, str):
+        yield node
+
+
+# the `api_docs` keys that word the document itself (the others label the /api/v1/docs page)
+DOCUMENT_KEYS = ("overview_text", "stability", "enum_values", "tags", "formats", "operations", "parameters",
+                 "search_parameters", "responses")
+
+
+def test_the_english_document_says_what_the_english_catalogue_says_and_nothing_is_left_unused():
+    """openapi.py takes its sentences about the API from site/i18n/en.yaml, as localize.py takes the Chinese from
+    zh.yaml: each is written once per language, and a sentence the document stopped using would fail here
+    rather than drift in the catalogue."""
+    strings = api_strings("en")
+    texts = "\n".join(_texts(LOCAL_SPEC))
+    sentences = flatten({key: strings[key] for key in DOCUMENT_KEYS})
+    sentences.pop("search_parameters.filter")  # the fallback for a search facet without a sentence of its own
+    for key, template in sentences.items():
+        for part in re.split(r"\{\w+\}", template.replace("{{", "{").replace("}}", "}")):
+            assert part.strip() in texts, (key, part)
 
 
 def test_document_describes_every_field_and_enum_from_the_schemas(project):

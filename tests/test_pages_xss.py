@@ -38,8 +38,10 @@ PROBE = """() => ({
 })"""
 
 
-SITE_ITEM_ROUTES = ("targets", "policies", "indicators", "agencies", "platforms", "funds", "events")
-SITE_PAGES = ("/", "/targets", "/policies", "/indicators", "/agencies", "/data-dictionary", "/downloads", "/about")
+SITE_ITEM_ROUTES = ("targets", "policies", "indicators", "agencies", "platforms", "funds", "events", "glossary")
+SITE_PAGES = (
+    "/", "/targets", "/policies", "/indicators", "/agencies", "/data-dictionary", "/downloads", "/about", "/glossary"
+)
 
 
 def hostile_paths(rows: dict[str, list[dict[str, str]]], schemas: dict[str, TableSchema]) -> list[str]:
@@ -60,7 +62,9 @@ def hostile_paths(rows: dict[str, list[dict[str, str]]], schemas: dict[str, Tabl
     paths.append(f"/kechuang/{quote(payload, safe='')}")
     paths.append(f"/kechuang/jurisdictions?_where={quote(payload)}")
     paths.append(f"/kechuang/jurisdictions?name_en__contains={quote(payload)}")
-    paths += [f"/targets?{name}={quote(payload)}" for name in ("jurisdiction", "policy", "indicator", "agency")]
+    paths += [f"/targets?{name}={quote(payload)}" for name in ("jurisdiction", "policy", "indicator", "agency", "q")]
+    # hostile records in the list; a hostile filter value named in the empty state and its "remove" links
+    paths += [f"/targets?q={quote('pwned window')}", f"/targets?q={quote('pwned window')}&jurisdiction={quote(payload)}"]
     paths += [f"/{route}/{quote(payload, safe='')}" for route in SITE_ITEM_ROUTES]
     paths += [f"/-/search?q={quote(words)}" for words in ("pwned window", "script alert", "onerror img", payload)]
     return paths

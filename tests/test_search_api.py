@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 import jsonschema
 import opencc
 import pytest
+from api_support import db_records
 from sqlite_utils import Database
 
 from kechuang.model.meta import compiled_schemas
@@ -20,7 +21,7 @@ from kechuang.model.search import CONTEXT, RECORDS, searchable_tables
 from kechuang.serve.security.guard import MAX_QUERY_BYTES
 from kechuang.text.normalize import pinyin
 
-RESULT_KEYS = {"type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "score"}
+RESULT_KEYS = {"type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "page_url", "score"}
 MARK = re.compile(r"</?mark>")
 
 
@@ -38,15 +39,6 @@ def raw_get(portal, path: str) -> tuple[int, dict[str, str], str]:
 
 def search(portal, **params):
     return portal.get("/api/v1/search", params=params)
-
-
-def records(built_db, sql: str, params=()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(built_db)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
 
 
 def found(portal, q: str, limit: int = 100, **params) -> list[tuple[str, str]]:
@@ -68,7 +60,7 @@ def test_index_holds_one_record_per_row_of_every_searchable_table(built_db):
 
 
 def test_response_shape_and_order(portal, built_db):
-    title = records(built_db, "select name_zh from indicators order by id limit 1")
+    title = db_records(built_db, "select name_zh from indicators order by id limit 1")
     if not title:
         pytest.skip("no indicators curated yet")
     response = search(portal, q=title[0]["name_zh"])
@@ -92,7 +84,7 @@ def test_every_named_record_is_found_by_its_name(portal, built_db, table, script
     db = Database(built_db)
     label = compiled_schemas(db)[table].label_column
     english = label[:-3] + "_en"
-    rows = records(built_db, f"select id, [{label}] as zh, [{english}] as en from [{table}] order by id")
+    rows = db_records(built_db, f"select id, [{label}] as zh, [{english}] as en from [{table}] order by id")
     if not rows:
         pytest.skip(f"no {table} curated yet")
     to_traditional = opencc.OpenCC("s2t")
@@ -105,7 +97,7 @@ def test_every_named_record_is_found_by_its_name(portal, built_db, table, script
 
 
 def test_platforms_are_found_by_the_pinyin_of_their_names(portal, built_db):
-    rows = records(built_db, "select id, name_zh from platforms where name_zh not like '%*%' order by id")
+    rows = db_records(built_db, "select id, name_zh from platforms where name_zh not like '%*%' order by id")
     if not rows:
         pytest.skip("no platforms curated yet")
     for row in rows[:: max(1, len(rows) // 15)]:
@@ -117,7 +109,7 @@ def test_platforms_are_found_by_the_pinyin_of_their_names(portal, built_db):
 
 def test_measures_are_found_by_a_phrase_of_their_text(portal, built_db):
     """A sentence copied from a measure's text finds the measure (the citizen pasting a quote)."""
-    rows = records(built_db, "select id, text_zh from measures order by id")
+    rows = db_records(built_db, "select id, text_zh from measures order by id")
     if not rows:
         pytest.skip("no measures curated yet")
     for row in rows[:: max(1, len(rows) // 20)]:
@@ -147,7 +139,7 @@ def test_snippets_are_escaped_excerpts_of_the_original_text(portal, built_db):
     """Every snippet, without its <mark> tags and unescaped, is a stretch of one of the record's texts."""
     originals = {
         (r["type"], r["id"]): [r[c] or "" for c in ("title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")]
-        for r in records(built_db, f"select * from [{RECORDS}]")
+        for r in db_records(built_db, f"select * from [{RECORDS}]")
     }
     for q in ("人才", "技术合同成交额", "technology transfer", "实验室 laboratory", "<b>基金</b>"):
         for result in search(portal, q=q, limit=30).json()["results"]:
@@ -358,7 +350,7 @@ def place_targets(built_db, place: str, indicator: str) -> list[sqlite3.Row]:
     """The targets of a place's policies that measure an indicator, in date order (what the answer should list)."""
     sql = """select t.* from targets t join policies p on p.id = t.policy_id
              where p.jurisdiction_id = ? and t.indicator_id = ? order by t.deadline_year, t.id"""
-    return records(built_db, sql, [place, indicator])
+    return db_records(built_db, sql, [place, indicator])
 
 
 @pytest.mark.parametrize(
@@ -418,7 +410,7 @@ def test_facets_count_the_matches_and_a_filter_narrows_to_them(portal, built_db)
     assert narrowed["total"] == huangshi["count"] > 0
     keys = [(r["type"], r["id"]) for r in narrowed["results"]]
     sql = f"select r.type, r.id, c.places from [{RECORDS}] r join [{CONTEXT}] c on c.rowid = r.rowid"
-    places = {(t, i): p for t, i, p in records(built_db, sql)}
+    places = {(t, i): p for t, i, p in db_records(built_db, sql)}
     assert all(places[key].split()[0] == "huangshi" for key in keys)
     # each facet counts under the others' filters: the place facet of a place filter still offers the others
     assert {v["value"] for v in narrowed["facets"]["place"]} == {v["value"] for v in facets["place"]}
@@ -432,3 +424,83 @@ def test_malformed_filters_are_a_400_and_unknown_ones_find_nothing(portal, param
     response = search(portal, q="人才", **params)
     assert response.status_code == 400 and response.json()["error"]["param"] == param
     assert search(portal, q="人才", place="atlantis").json()["total"] == 0
+
+
+def expected_page(db, kind: str, key: str) -> str:
+    """The page of the site a record of this type lands on (kechuang.index.pages), written out by hand."""
+    if kind in ("policies", "targets", "indicators", "agencies", "platforms", "funds", "events", "glossary"):
+        return f"/{kind}/{key}"
+    if kind == "measures":
+        return f"/policies/{db_records(db, 'select policy_id from measures where id = ?', [key])[0][0]}#m-{key}"
+    if kind == "headings":
+        policy, section = key.split(",", 1)
+        ordinal = db_records(db, "select ordinal from headings where policy_id = ? and section = ?", [policy, section])
+        return f"/policies/{policy}#sec-{ordinal[0][0]}"
+    if kind == "jurisdictions":
+        return f"/targets?jurisdiction={key}"
+    return ""  # a table without pages: the row
+
+
+def test_each_result_type_lands_on_its_page_of_the_site_and_keeps_its_row(portal, built_db):
+    """For one record of every searchable type: `page_url` is its page of the site (at the measure's paragraph
+    or the heading's section in its policy's text, whose anchor is on that page), `url` its Datasette row."""
+    for kind, key, title in db_records(built_db, f"select type, min(id), title_zh from [{RECORDS}] group by type"):
+        hit = next(
+            (r for r in search(portal, q=title, type=kind, limit=100).json()["results"] if r["id"] == key), None
+        )
+        assert hit, (kind, key)
+        wanted = expected_page(built_db, kind, key) or hit["url"]
+        assert hit["page_url"] == wanted, (kind, hit["page_url"], wanted)
+        path, _, anchor = hit["page_url"].partition("#")
+        page = portal.get(path)
+        assert page.status_code == 200, hit["page_url"]
+        if anchor:
+            assert f'id="{anchor}"' in page.text, hit["page_url"]
+        row = portal.get(hit["url"] + ".json?_shape=objects")
+        assert row.status_code == 200 and len(row.json()["rows"]) == 1, hit["url"]
+
+
+# Short forms and acronyms of policy English and their Chinese terms (the glossary's aliases): each finds the
+# records the other finds.
+ACRONYMS = [
+    ("AI", "人工智能", "artificial-intelligence"),
+    ("R&D", "研发", "research-and-development"),
+    ("SMEs", "中小企业", "small-and-medium-sized-enterprises"),
+    ("IP", "知识产权", "intellectual-property"),
+    ("IPO", "上市", "stock-market-listing"),
+]
+
+
+@pytest.mark.parametrize(("short", "chinese", "term"), ACRONYMS, ids=[a[0] for a in ACRONYMS])
+def test_acronyms_find_what_their_chinese_term_finds_and_back(portal, short, chinese, term):
+    by_short, by_chinese = found(portal, short), found(portal, chinese)
+    assert by_short and by_chinese
+    assert by_short[0] == by_chinese[0] == ("glossary", term)  # the term itself first, both ways
+    for first, other in ((by_short, by_chinese), (by_chinese, by_short)):
+        top = first[:10]
+        shared = [r for r in top if r in other]
+        assert len(shared) >= 0.8 * len(top), (short, chinese, sorted(set(top) - set(other)))
+
+
+def test_5g_is_found_as_written_in_either_language(portal, built_db):
+    """The documents write 5G in Chinese and English alike: every record with 5G in either language's text."""
+    sql = f"select type, id from [{RECORDS}] where (title_zh || quote_zh || body_zh || title_en || quote_en || body_en) like '%5G%'"
+    wanted = {(kind, key) for kind, key in db_records(built_db, sql)}
+    assert wanted and wanted <= set(found(portal, "5G"))
+    assert ("events", "china-5g-industrial-internet-conference") in found(portal, "5G industrial internet")[:3]
+
+
+def test_a_policy_matched_in_its_text_lands_at_the_passage(portal, built_db):
+    """元宇宙 is in no policy's title or summary, only in one paragraph of its text: the policy result lands at
+    that paragraph's measure in the reader; a policy matched by its title lands at the top of its page."""
+    policies = [r for r in search(portal, q="元宇宙", type="policies").json()["results"]]
+    assert policies
+    for result in policies:
+        path, _, anchor = result["page_url"].partition("#")
+        assert path == f"/policies/{result['id']}" and anchor.startswith("m-"), result["page_url"]
+        measure = db_records(built_db, "select text_zh from measures where id = ?", [anchor[2:]])
+        assert "元宇宙" in measure[0]["text_zh"]
+        assert f'id="{anchor}"' in portal.get(path).text
+    title = db_records(built_db, "select id, title_zh from policies order by id limit 1")[0]
+    hit = next(r for r in search(portal, q=title["title_zh"], type="policies").json()["results"] if r["id"] == title["id"])
+    assert hit["page_url"] == f"/policies/{title['id']}"

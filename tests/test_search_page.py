@@ -50,7 +50,7 @@ def test_page_groups_results_by_type_with_site_chrome(portal):
     for result in api["results"]:
         assert result["url"] in page.links[result["type"]]
     assert page.marks >= len(api["results"])
-    assert '<footer class="ft">' in response.text  # Datasette's base.html wraps the page
+    assert '<footer class="ft">' in response.text  # the site's chrome wraps the page
     assert f"共 {api['total']} 条结果" in response.text  # the visitor's language only
     assert f"{api['total']} results" not in response.text
     english = portal.get("/-/search", params={"q": "技术经理人", "lang": "en"}).text
@@ -124,17 +124,17 @@ def test_a_database_without_search_index_answers_503(tmp_path: Path, built_db: P
 def test_search_from_the_form_in_a_browser(live_portal, chromium):
     page = chromium.new_page()
     page.goto(live_portal.base_url + "/-/search")
-    page.fill("input[name=q]", "科學城")
-    page.click("button[type=submit]")
+    page.fill(".kc-search input[name=q]", "科學城")
+    page.click(".kc-search button[type=submit]")
     page.wait_for_selector("section.kc-group")
     assert "q=" in page.url
     groups = page.eval_on_selector_all("section.kc-group", "els => els.map(e => e.dataset.type)")
     assert "platforms" in groups
     marked = page.eval_on_selector_all("mark", "els => els.map(e => e.textContent)")
     assert "科学城" in marked
-    page.click("section.kc-group a")
+    page.click("section.kc-group[data-type=platforms] a.kc-page")
     page.wait_for_load_state()
-    assert "/kechuang/" in page.url
+    assert "/platforms/" in page.url  # the platform's page of the site, not its row
 
 
 def test_search_plugin_only_wires_routes():
@@ -162,3 +162,77 @@ def test_page_gives_the_answer_and_facet_links_that_narrow(portal):
     narrowed = portal.get(link.group(1).replace("&amp;", "&")).text
     assert 'aria-current="true"' in narrowed
     assert f"{huangshi['count']} results" in narrowed or f"共 {huangshi['count']} 条结果" in narrowed
+
+
+class Results(HTMLParser):
+    """Each result of the page: its id, the link of its title (its page) and its data-view link (its row)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.results: list[dict[str, str]] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "article" and "kc-result" in (attributes.get("class") or ""):
+            self.results.append({"key": f"{attributes.get('data-type')}/{attributes.get('data-id')}"})
+        elif tag == "a" and self.results:
+            kind = {"kc-page": "page", "kc-data-view": "data"}.get(attributes.get("class") or "")
+            if kind:
+                self.results[-1][kind] = attributes.get("href") or ""
+
+
+@pytest.mark.parametrize("q", ["人工智能", "技术经理人", "黄石"])
+def test_every_result_links_to_its_page_and_to_its_row(portal, q):
+    api = portal.get("/api/v1/search", params={"q": q, "limit": 60}).json()["results"]
+    parser = Results()
+    parser.feed(portal.get("/-/search", params={"q": q}).text)
+    shown = {r["key"]: r for r in parser.results}
+    assert len(shown) == len(api) > 0
+    for result in api:
+        assert shown[f"{result['type']}/{result['id']}"]["page"] == result["page_url"], result
+        assert shown[f"{result['type']}/{result['id']}"]["data"] == result["url"], result
+
+
+@pytest.mark.parametrize(
+    ("lang", "title", "words", "absent"),
+    [
+        ("zh", "人工智能 · 搜索 · 科创开放数据", ["全部类型", "<h2>目标</h2>", "数据视图", "共 "], ["All types", "data view"]),
+        ("en", "人工智能 · Search · Kechuang Open Data", ["All types", "<h2>Targets</h2>", "data view", " results"],
+         ["全部类型", "数据视图", "<h2>目标</h2>"]),
+    ],
+)
+def test_the_page_speaks_the_readers_language(portal, lang, title, words, absent):
+    response = portal.get("/-/search", params={"q": "人工智能"}, cookies={"kechuang_lang": lang})
+    assert f"<title>{title}</title>" in response.text
+    assert response.headers["content-language"] == {"zh": "zh-Hans", "en": "en"}[lang]
+    for word in words:
+        assert word in response.text, word
+    for word in absent:
+        assert word not in response.text, word
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "zh", "en"),
+    [
+        ({"q": "zzqqxxjj"}, 200, "没有找到与“zzqqxxjj”相关的结果", "Nothing found for “zzqqxxjj”"),
+        ({"q": "人才", "type": "nope"}, 400, "“type”的取值无效", "the value of “type” is not valid"),
+        ({"q": "x" * 1001}, 400, "最多 1000 个字符", "at most 1000 characters"),
+    ],
+)
+def test_empty_and_error_states_are_in_the_readers_language(portal, params, status, zh, en):
+    for lang, words, other in (("zh", zh, en), ("en", en, zh)):
+        response = portal.get("/-/search", params=params, cookies={"kechuang_lang": lang})
+        assert response.status_code == status
+        assert words in response.text and other not in response.text, lang
+
+
+@pytest.mark.parametrize("path", ["/targets", "/kechuang/targets"])
+def test_every_page_has_a_labelled_search_box_in_its_header_that_works_without_script(portal, path):
+    """A portal page and a Datasette page: a GET form to /-/search in the header, its box labelled."""
+    html = portal.get(path, cookies={"kechuang_lang": "en"}).text
+    header = html[html.index('<header class="kc-header"') : html.index("</header>")]
+    form = re.search(r'<form class="kc-find" action="([^"]+)" method="get" role="search" aria-label="([^"]+)">', header)
+    assert form and form.group(1) == "/-/search" and form.group(2) == "Search the site"
+    assert '<label class="visually-hidden" for="kc-find-q">Search the site</label>' in header
+    assert 'id="kc-find-q" name="q"' in header
+    assert portal.get(form.group(1), params={"q": "光谷"}).status_code == 200  # what submitting it asks

@@ -23,8 +23,8 @@ CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kech
 AXE = Path(os.environ.get("KECHUANG_AXE") or CACHE / "npm" / "node_modules" / "axe-core" / "axe.min.js")
 VIEWPORTS = ({"width": 375, "height": 812}, {"width": 1280, "height": 900})
 HTML_LANG = {"zh": "zh-Hans", "en": "en"}
-# the API reference is written in English only (kechuang.serve.api.docs): one language suffices
-ENGLISH_ONLY = {"api docs"}
+# pages checked in English only (the API reference now speaks both languages: none left)
+ENGLISH_ONLY: set[str] = set()
 RUN_AXE = """async () => {
   const result = await axe.run(document, {resultTypes: ['violations']});
   return result.violations.filter(v => v.impact === 'critical' || v.impact === 'serious').map(v =>
@@ -44,6 +44,7 @@ def page_types(db: Path) -> dict[str, str]:
     return {
         "home": "/",
         "targets": "/targets",
+        "targets keyword": "/targets?q=" + first(db, "select name_zh from indicators order by id") + "&jurisdiction=wuhan",
         "target": "/targets/" + first(db, "select id from targets order by id"),
         "policies": "/policies",
         "policy": "/policies/" + first(db, "select policy_id from targets group by 1 order by count(*) desc"),
@@ -61,6 +62,9 @@ def page_types(db: Path) -> dict[str, str]:
         "data dictionary": "/data-dictionary",
         "api docs": "/api/v1/docs",
         "search": "/-/search?q=" + first(db, "select name_zh from indicators order by id"),
+        "search empty": "/-/search?q=zzqqxxjj",
+        "glossary": "/glossary",
+        "glossary term": "/glossary/" + first(db, "select id from glossary order by id"),
         "site error": "/targets/no-such-target",
         "datasette database": "/kechuang",
         "datasette table": "/kechuang/targets?_facet=status&deadline_year__gte=2000&_sort=id&_size=5",

@@ -78,6 +78,8 @@ def page_types(db: Path) -> dict[str, str]:
         "methodology": "/methodology",
         "data-dictionary": "/data-dictionary",
         "downloads": "/downloads",
+        "search": "/-/search?q=" + one(db, "select name_zh from indicators order by id")[0],
+        "glossary-term": "/glossary/" + one(db, "select id from glossary order by id")[0],
         "datasette-table": "/kechuang/targets_detail",
     }
 
@@ -97,6 +99,8 @@ def test_every_page_type_loads_cleanly_and_fits_the_screen(browser, portal: Port
             assert response is not None and response.status == 200, f"{name}: {response and response.status}"
             assert page.locator("html").get_attribute("lang") == {"zh": "zh-Hans", "en": "en"}[lang], name
             assert page.locator("header.kc-header").is_visible(), name
+            header_fits = "(h => h.scrollWidth <= h.clientWidth)(document.querySelector('header.kc-header'))"
+            assert page.locator("header .kc-find input[name=q]").is_visible() and page.evaluate(header_fits), name
             assert problems == [], f"{name}: console errors {problems}"
             overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
             if not name.startswith("datasette"):  # Datasette's wide tables scroll sideways by design
@@ -174,9 +178,10 @@ def test_a_search_from_the_home_page_reaches_results(browser, portal: Portal):
     context, page, problems = new_page(browser)
     try:
         page.goto(portal.base_url + "/")
-        page.get_by_role("searchbox").fill(term)
+        box = page.locator("#home-q")  # the home page's own box (the header has one too)
+        box.fill(term)
         with page.expect_navigation():
-            page.get_by_role("searchbox").press("Enter")
+            box.press("Enter")
         assert "/-/search?" in page.url and "q=" in page.url
         body = page.locator("body").inner_text()
         assert term in body
@@ -196,7 +201,7 @@ def test_a_target_source_link_lands_on_the_highlighted_sentence(browser, portal:
     context, page, problems = new_page(browser, WIDTHS[width_name])
     try:
         page.goto(f"{portal.base_url}/targets?jurisdiction={place}&year={year}")
-        links = page.locator("p.source-link a")
+        links = page.locator("a.tb-source")  # the browser's rows: the sentence one tap away
         assert links.count() > 0
         link = links.last  # the last card: the link must scroll far into the document
         href = link.get_attribute("href")
@@ -288,3 +293,153 @@ CONTRAST_SCRIPT = """
   return failures;
 }
 """
+
+
+# --- the reader, the agencies and the layout (issue 14, item 5) ---------------------------------------------
+
+
+def highlighted(page, anchor: str) -> bool:
+    """Whether the sentence carrying `anchor` (on its mark, or on a marker inside it) wears the :target style."""
+    mark = page.locator(f"mark:has(#{anchor}), mark#{anchor}").first
+    return mark.evaluate("m => getComputedStyle(m).outlineStyle") == "solid"
+
+
+def test_the_toggle_keeps_the_anchor_and_the_sentence_is_highlighted_in_both_languages(browser, portal: Portal):
+    target_id, policy_id = one(
+        portal.db,
+        """select t.id, t.policy_id from targets t join measures m on m.id = t.measure_id
+           where t.quote_start is not null and instr(m.text_en, t.quote_en) > 0 order by t.id""",
+    )
+    anchor = f"t-{target_id}"
+    context, page, problems = new_page(browser, WIDTHS["phone"], "zh-CN")
+    try:
+        page.goto(f"{portal.base_url}/policies/{policy_id}#{anchor}")
+        assert highlighted(page, anchor) and highlighted(page, f"en-{anchor}")
+        assert page.locator("a.kc-lang").get_attribute("href").endswith(f"#{anchor}")
+        page.locator("a.kc-lang").click()
+        page.wait_for_load_state()
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert page.url == f"{portal.base_url}/policies/{policy_id}#{anchor}"
+        assert highlighted(page, anchor) and highlighted(page, f"en-{anchor}")
+        page.evaluate("location.hash = '#sec-1'")  # the reader follows a link inside the page
+        assert page.locator("a.kc-lang").get_attribute("href").endswith("#sec-1")
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_the_targets_of_a_document_are_not_a_scroll_box_on_a_phone(browser, portal: Portal):
+    policy_id, n = one(portal.db, "select policy_id, count(*) from targets group by 1 order by 2 desc")
+    context, page, problems = new_page(browser, WIDTHS["phone"])
+    try:
+        page.goto(f"{portal.base_url}/policies/{policy_id}")
+        page.locator(".target-index-box > summary").click()
+        index = page.locator("ol.target-index")
+        assert index.locator("li").count() == n
+        assert index.evaluate("e => getComputedStyle(e).overflowY") == "visible"
+        assert index.evaluate("e => e.scrollHeight <= e.clientHeight + 1")
+        last = index.locator("li").last
+        last.scroll_into_view_if_needed()
+        box, row = index.bounding_box(), last.bounding_box()
+        assert box and row and row["y"] + row["height"] <= box["y"] + box["height"] + 1  # its last row whole
+        assert problems == []
+    finally:
+        context.close()
+
+
+def canned_query() -> str:
+    import yaml
+
+    metadata = yaml.safe_load((ROOT / "metadata.yml").read_text(encoding="utf-8"))
+    return "/kechuang/" + next(iter(metadata["databases"]["kechuang"]["queries"]))
+
+
+CONTENT_LEFT = """() => {
+  const main = document.getElementById('main');
+  const column = main.querySelector(':scope > section.content') || main;
+  return [document.querySelector('.kc-brand').getBoundingClientRect().x,
+          column.firstElementChild.getBoundingClientRect().x];
+}"""
+
+
+def test_api_docs_and_canned_queries_fit_a_phone_and_content_lines_up_with_the_header(browser, portal: Portal):
+    context, page, problems = new_page(browser, WIDTHS["phone"])
+    try:
+        for path in ("/api/v1/docs", canned_query()):
+            page.goto(portal.base_url + path)
+            assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS["phone"], path
+    finally:
+        context.close()
+    context, page, problems = new_page(browser, WIDTHS["desktop"])
+    try:
+        for path in ("/-/search?q=AI", "/kechuang/units", canned_query(), "/api/v1/docs"):
+            page.goto(portal.base_url + path)
+            brand, content = page.evaluate(CONTENT_LEFT)
+            assert brand > 16 and abs(content - brand) <= 1, f"{path}: content at {content}px, header at {brand}px"
+        assert problems == []
+    finally:
+        context.close()
+
+
+# --- the targets browser on a phone (issue 14, item 3) -------------------------------------------------------
+
+
+def tap_count_samples(db: Path) -> list[tuple[str, str, str, str, str]]:
+    """A target of each of four documents, and Wuhan's high-tech enterprises (the issue's 7-tap example):
+    (id, policy, name_zh, name_en, quote_zh), each with its sentence located in the text."""
+    with sqlite3.connect(db) as conn:
+        sql = """select id, policy_id, name_zh, name_en, quote_zh from targets where quote_start is not null
+                 and id in (select min(id) from targets where quote_start is not null group by policy_id)
+                 order by id limit 3"""
+        samples = conn.execute(sql).fetchall()
+        samples += conn.execute(
+            """select t.id, t.policy_id, t.name_zh, t.name_en, t.quote_zh from targets t
+               join policies p on p.id = t.policy_id where p.jurisdiction_id = 'wuhan' and t.quote_start is not null
+               and t.name_zh like '%高新技术企业%' order by t.id limit 1"""
+        ).fetchall()
+    assert len(samples) == 4
+    return samples
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_phone_reaches_a_targets_sentence_from_home_in_three_taps(browser, portal: Portal, lang):
+    """From the home page at 375 px: type the target's name (typing is not a tap), tap "find", then tap the
+    row's sentence link, or first tap the row open to read it; never more than three taps."""
+    context, page, problems = new_page(browser, WIDTHS["phone"], "zh-CN" if lang == "zh" else "en-GB")
+    try:
+        for n, (target_id, policy_id, name_zh, name_en, quote_zh) in enumerate(tap_count_samples(portal.db)):
+            taps = 0
+
+            def tap(locator) -> None:
+                nonlocal taps
+                taps += 1
+                locator.click()
+
+            page.goto(f"{portal.base_url}/?lang={lang}")
+            page.locator("#home-targets-q").fill(name_zh if lang == "zh" else name_en)
+            with page.expect_navigation():
+                tap(page.locator("form.tb-home button[type=submit]"))
+            assert "/targets?" in page.url
+            row = page.locator(f"#row-{target_id}")
+            assert row.count() == 1, f"{target_id} is not on the first page of results for its name"
+            source = row.locator("a.tb-source")
+            assert source.is_visible()  # one tap away without opening the row
+            if n % 2:  # open the row: its sentence, quoted, and the same link
+                tap(row.locator("summary"))
+                assert row.locator("blockquote").is_visible()
+                assert row.locator("blockquote").inner_text().strip() == quote_zh
+            with page.expect_navigation():
+                tap(source)
+            anchor = f"t-{target_id}"
+            assert page.url.endswith(f"/policies/{policy_id}#{anchor}")
+            mark = page.locator(f"mark:has(#{anchor}), mark#{anchor}").first
+            assert mark.evaluate("m => m.matches(':target') || m.querySelector(':target') !== null")
+            assert mark.evaluate("m => getComputedStyle(m).outlineStyle") == "solid"  # highlighted
+            box = mark.bounding_box()
+            assert box is not None and 0 <= box["y"] < page.viewport_size["height"]  # on the screen
+            assert taps <= 3, f"{target_id}: {taps} taps"
+            if n == 0:
+                page.screenshot(path=str(SCREENSHOTS / f"targets-tap-{lang}-phone.png"))
+        assert problems == []
+    finally:
+        context.close()

@@ -219,17 +219,21 @@ def test_reader_attaches_each_measure_to_its_paragraph():
 
 
 def chart_row(target_id, place, year, value, masked=False, high=None):
-    return {
-        "target_id": target_id,
-        "series_key": place,
-        "series_name": place.title(),
-        "deadline_year": year,
-        "value_base": value,
-        "value_max_base": high,
-        "masked": masked,
-        "href": f"/targets/{target_id}",
-        "label": target_id,
-    }
+    return charts.ChartTarget(
+        target_id=target_id,
+        metric="turnover:CNY",
+        place=place,
+        place_name=place.title(),
+        period_kind="level",
+        kind_name="level",
+        family="floor",
+        deadline_year=year,
+        value_base=value,
+        value_max_base=high,
+        masked=masked,
+        href=f"/targets/{target_id}",
+        label=target_id,
+    )
 
 
 def test_chart_has_one_point_per_target_and_masked_ones_off_the_value_axis():

@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from kechuang.model.comparability import COMPARATOR_FAMILY, PERIOD_KIND
+from kechuang.model.comparability import COMPARATOR_FAMILY, PERIOD_KIND, spans_one_year
 
 DOC_TYPE = {  # how a step names a document: its year and kind
     "opinion": ("意见", "opinions"),
@@ -53,7 +53,6 @@ PERIOD_NAMES = {
     "per_year": ("每年数", "a figure per year"),
     "growth": ("增速", "a growth rate"),
 }
-YEARLY_DOC_TYPES = frozenset({"work_points"})  # kinds of document made for one year (工作要点)
 CAVEAT_MARK = ("［年份和发文机关系推定］", " [year and issuer inferred]")  # a document with a caveat
 FAMILY_NAMES = {
     "floor": ("下限", "a floor"),
@@ -61,14 +60,6 @@ FAMILY_NAMES = {
     "rank": ("名次", "a rank"),
     "span": ("区间", "a span"),
 }
-
-
-def spans_one_year(policy: dict[str, Any]) -> bool:
-    """Whether the document's goals are for one year: issued in its horizon year, or undated and of a yearly kind."""
-    horizon = policy["horizon_year"]
-    if policy["issued_on"]:
-        return int(str(policy["issued_on"])[:4]) == int(horizon)
-    return policy["doc_type"] in YEARLY_DOC_TYPES
 
 
 @dataclass(frozen=True)

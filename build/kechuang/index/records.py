@@ -8,6 +8,7 @@ from typing import Any
 from datasette.utils import tilde_encode
 from sqlite_utils import Database
 
+from kechuang.index.pages import page_urls
 from kechuang.model.schema import TableSchema
 from kechuang.model.search import DATABASE, TERM_ROLE, SearchRecord, english_twin, language_of, search_columns
 
@@ -43,6 +44,7 @@ def read_records(db: Database, schema: TableSchema, schemas: dict[str, TableSche
     label = schema.label_column
     label_en = english_twin(label) if label else None
     references = referenced_names(db, schemas or {}, schema)
+    pages = page_urls(db, schema)
     present = set(db[schema.name].columns_dict)
     wanted = [c for c in dict.fromkeys([*schema.primary_key, *roles, *(c for c in (label, label_en) if c)]) if c]
     missing = [c for c in wanted if c not in present]
@@ -52,10 +54,12 @@ def read_records(db: Database, schema: TableSchema, schemas: dict[str, TableSche
     order = ", ".join(f"[{c}]" for c in schema.primary_key)
     for row in db.query(f"select {select} from [{schema.name}] order by {order}"):
         pk = [row[c] for c in schema.primary_key]
+        key = ",".join(str(v) for v in pk)
         record = SearchRecord(
             type=schema.name,
-            id=",".join(str(v) for v in pk),
+            id=key,
             url=row_url(schema.name, pk),
+            page_url=pages.get(key, ""),
             title_zh=str(row[label] or "") if label else "",
             title_en=str(row[label_en] or "") if label_en else "",
         )

@@ -1,7 +1,8 @@
 """Build the search index over every searchable record (records.py), in both languages.
 
 Tables written by `kechuang build`:
-- `search_records`: one row per record with its original texts (for titles and snippets) and URL.
+- `search_records`: one row per record with its original texts (for titles and snippets), its Datasette row
+  (`url`, the data view) and its page of the site (`page_url`, where a result lands: pages.py).
 - `search_context`: where each record sits (place, years, documents, base unit: context.py), under the
   same rowid, for ranking and facets.
 - `search_index_1`, `search_index_2`, …: contentless FTS5 over pre-normalised tokens (see
@@ -70,7 +71,7 @@ def _tokens(parts: dict[str, list[str]], names_zh: list[str]) -> tuple[str, ...]
 def stored_row(record: SearchRecord) -> dict[str, str]:
     """The original texts a result shows. Names that are not the title (aliases) lead the quote; a
     figure leads the body (as it did before it had a column of its own: snippets show it there)."""
-    row = {"type": record.type, "id": record.id, "url": record.url}
+    row = {"type": record.type, "id": record.id, "url": record.url, "page_url": record.page_url or record.url}
     row["title_zh"], row["title_en"] = record.title_zh, record.title_en
     for language in ("zh", "en"):
         title = record.title_zh if language == "zh" else record.title_en
@@ -103,7 +104,7 @@ def create_tables(db: Database) -> None:
         db.execute(f"drop table if exists [{name}]")
     db.execute(
         f"""create table [{RECORDS}] (
-            rowid integer primary key, type text not null, id text not null, url text not null,
+            rowid integer primary key, type text not null, id text not null, url text not null, page_url text,
             title_zh text, title_en text, quote_zh text, quote_en text, body_zh text, body_en text)"""
     )
     columns = ", ".join(f"{c} text" for c in CONTEXT_COLUMNS)
@@ -166,7 +167,7 @@ def _normalised(records: Iterable[SearchRecord], workers: int) -> Iterator[tuple
         pool.join()
 
 
-STORED_COLUMNS = ("type", "id", "url", "title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")
+STORED_COLUMNS = ("type", "id", "url", "page_url", "title_zh", "title_en", "quote_zh", "quote_en", "body_zh", "body_en")
 
 
 def insert_records(db: Database, records: Iterable[SearchRecord], start: int = 1, workers: int = 1) -> int:

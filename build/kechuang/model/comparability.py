@@ -4,10 +4,13 @@ A target's period has a kind (a level at the deadline, a total over the period, 
 growth rate) and its comparator a family (a floor, a ceiling, a rank, a span); an indicator's
 `measure_kind` admits only the periods that fit it. Validation refuses a target that does not fit its
 indicator, the build compares only figures of the same period kind and comparator family, and the
-charts draw a line only through targets of one place and one period kind.
+charts draw a line only between targets of one metric, one place, one period kind and one comparator
+family (two totals only when each is one year's, from a document whose span is one year).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 PERIOD_KIND = {
     "by_deadline": "level",
@@ -37,3 +40,13 @@ PERIODS_OF_KIND: dict[str, frozenset[str]] = {
     "flow": frozenset({"cumulative", "annual", "annual_average"}),
     "growth_rate": frozenset({"growth_rate", "annual_average_growth"}),
 }
+YEARLY_DOC_TYPES = frozenset({"work_points"})  # kinds of document made for one year (工作要点)
+
+
+def spans_one_year(policy: dict[str, Any]) -> bool:
+    """Whether the document's goals are for one year: issued in its horizon year, or undated and of a yearly
+    kind. Its totals are then that year's figures, so the steps and the charts compare them across years."""
+    horizon = policy["horizon_year"]
+    if policy["issued_on"]:
+        return int(str(policy["issued_on"])[:4]) == int(horizon)
+    return policy["doc_type"] in YEARLY_DOC_TYPES

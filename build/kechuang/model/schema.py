@@ -92,6 +92,9 @@ class Portal:
     page: str | None = None  # the page listing it (the home page links its count there)
     mentions: Mentions | None = None
     embed_in: str | None = None  # a foreign key whose target's API item lists these records in full
+    # where a record lands (search results): a path with {column} places, e.g. /policies/{policy_id}#m-{id};
+    # unset, a table whose `page` is /<table> has /<table>/{id}
+    record_page: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +190,7 @@ def _parse_portal(raw: dict[str, Any]) -> Portal:
         page=raw.get("page"),
         mentions=Mentions(**mentions) if mentions else None,
         embed_in=raw.get("embed_in"),
+        record_page=raw.get("record_page"),
     )
 
 

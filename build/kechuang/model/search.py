@@ -95,12 +95,13 @@ class SearchRecord:
 
     type: str
     id: str
-    url: str
+    url: str  # its Datasette row: the data view
     title_zh: str = ""
     title_en: str = ""
     parts: dict[str, list[str]] = field(default_factory=dict)  # role → field texts
     names_zh: list[str] = field(default_factory=list)  # name-role Chinese texts, for pinyin
     context: RecordContext | None = None
+    page_url: str = ""  # its page of the site, where a result lands (empty: no page, the row serves)
 
     def stored(self, role: str, language: str) -> str:
         return "\n".join(self.parts.get(f"{role}_{language}", []))

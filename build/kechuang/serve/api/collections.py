@@ -14,12 +14,14 @@ from typing import Any
 
 from kechuang.model import Model
 from kechuang.model.schema import TableSchema, ordered_by
+from kechuang.model.search import search_columns
 
 PREFIX = "/api/v1"
 
 NUMERIC = ("integer", "number")
 RESERVED_KEYS = ("url", "related")  # keys the API adds to records; no column may take them
 CONTROL_PARAMS = ("q", "sort", "limit", "cursor", "fields", "format")  # no filter may take these names
+SEARCH_PARAM = "search"  # the bilingual search as a filter, on the collections search indexes
 
 
 @dataclass(frozen=True)
@@ -53,13 +55,15 @@ class Route:
 
 @dataclass(frozen=True)
 class Filter:
-    """One query parameter that narrows a collection."""
+    """One query parameter that narrows a collection. Its description is its kind's sentence in each language
+    (`api_docs.parameters` in site/i18n), worded by wording.py."""
 
     name: str
-    kind: str  # "in" (comma list), "eq", "min", "max", "bool", "text", "presence" (include, exclude, only)
+    # "in" (comma list), "eq", "min", "max", "bool", "text", "presence" (include, exclude, only), "search" (the
+    # bilingual search of /api/v1/search, for the tables it indexes)
+    kind: str
     column: str
     type: str
-    description: str
     route: Route = Route()
     enum: tuple[str, ...] | None = None
     references: str | None = None  # table whose ids the values are
@@ -186,36 +190,33 @@ def _value_filters(columns: tuple[Column, ...], schema: TableSchema, route: Rout
         if (c.name in schema.primary_key and len(schema.primary_key) == 1) or not is_quantity(c):
             continue
         if fk or c.enum or (c.type == "string" and c.name in flagged):
-            what = f"ids of {fk.table}" if fk else "values"
             out.append(
                 Filter(
                     filter_name(c.name) if fk else c.name,
                     "in",
                     c.name,
                     c.type,
-                    f"Only records whose `{c.name}` is one of these {what} (comma-separated). {c.description}",
                     route,
                     enum=c.enum,
                     references=fk.table if fk else None,
                 )
             )
         elif c.type == "boolean" and c.name in flagged:
-            out.append(Filter(c.name, "bool", c.name, c.type, f"`true` or `false`. {c.description}", route))
+            out.append(Filter(c.name, "bool", c.name, c.type, route))
         if c.type in NUMERIC and c.name in flagged:
-            out.append(Filter(c.name, "eq", c.name, c.type, f"Exactly this `{c.name}`. {c.description}", route))
+            out.append(Filter(c.name, "eq", c.name, c.type, route))
         if c.type in (*NUMERIC, "date"):
-            out.append(Filter(f"{c.name}_min", "min", c.name, c.type, f"`{c.name}` at least this.", route))
-            out.append(Filter(f"{c.name}_max", "max", c.name, c.type, f"`{c.name}` at most this.", route))
+            out.append(Filter(f"{c.name}_min", "min", c.name, c.type, route))
+            out.append(Filter(f"{c.name}_max", "max", c.name, c.type, route))
     return out
 
 
-def _link_filter(link: Link, route: Route, description: str) -> Filter:
+def _link_filter(link: Link, route: Route) -> Filter:
     return Filter(
         filter_name(link.other_column),
         "in",
         link.other_column,
         "string",
-        description,
         route,
         references=link.other_table,
     )
@@ -229,7 +230,6 @@ def _link_extra_filters(link: Link, route: Route, only_flagged: bool) -> list[Fi
             "in",
             c.name,
             c.type,
-            f"With the link in {link.table} of this `{c.name}` (comma-separated). {c.description}",
             route,
             enum=c.enum,
         )
@@ -246,10 +246,7 @@ def _through_links(
     embeds: list[Embed] = []
     for link in (lk for lk in links if schemas[lk.table].foreign_key_for(lk.own_column).table == name):
         route = Route(link.table, link.own_column, schema.primary_key[0])
-        description = (
-            f"Only records linked (through {link.table}) to one of these ids of {link.other_table} (comma-separated)."
-        )
-        filters += [_link_filter(link, route, description), *_link_extra_filters(link, route, only_flagged=False)]
+        filters += [_link_filter(link, route), *_link_extra_filters(link, route, only_flagged=False)]
         title = schemas[link.other_table].title
         embeds.append(
             Embed(link.other_table, "many", link.other_table, route, link, f"{title} linked through {link.table}.")
@@ -285,8 +282,6 @@ def _through_foreign_keys(
                     "in",
                     tf.name,
                     tf.type,
-                    f"Only records whose {filter_name(local)} has `{tf.name}` in these ids of {tfk.table} "
-                    f"(comma-separated). {tf.description}",
                     route,
                     references=tfk.table,
                 )
@@ -297,12 +292,8 @@ def _through_foreign_keys(
             if link.other_column not in link.filterable:
                 continue
             link_route = Route(link.table, link.own_column, local)
-            description = (
-                f"Only records whose {filter_name(local)} is linked (through {link.table}) to one of these ids of "
-                f"{link.other_table} (comma-separated)."
-            )
             filters += [
-                _link_filter(link, link_route, description),
+                _link_filter(link, link_route),
                 *_link_extra_filters(link, link_route, only_flagged=True),
             ]
             title = schemas[link.other_table].title
@@ -337,8 +328,6 @@ def _inverses(name: str, schemas: dict[str, TableSchema]) -> tuple[list[Filter],
             "presence",
             f.name,
             f.type,
-            f"`exclude`: only records whose `{f.name}` is empty; `only`: only records whose `{f.name}` is set; "
-            f"`include` (the default): all. {f.description}",
             enum=PRESENCE,
         )
         for f in schema.fields
@@ -372,15 +361,9 @@ def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -
     text_columns = tuple(
         c.name for c in columns if not c.derived and c.type == "string" and c.name.endswith(("_zh", "_en"))
     )
-    text = Filter(
-        "q",
-        "text",
-        "",
-        "string",
-        "Text match: records where any of " + ", ".join(f"`{c}`" for c in text_columns) + " contains this text.",
-        columns=text_columns,
-    )
-    all_filters = (text, *filters.values())
+    text = Filter("q", "text", "", "string", columns=text_columns)
+    search = Filter(SEARCH_PARAM, "search", "", "string")
+    all_filters = (text, *((search,) if search_columns(schema) else ()), *filters.values())
 
     flagged = {f.name for f in schema.fields if f.filter}
     summary = _summary_columns(schema)
@@ -400,7 +383,7 @@ def _collection(name: str, schemas: dict[str, TableSchema], links: list[Link]) -
     embed_keys = [e.key for e in embeds]
     reserved = {*embed_keys, *RESERVED_KEYS}
     clashes = {k for k in embed_keys if embed_keys.count(k) > 1} | (reserved & {c.name for c in columns})
-    clashes |= set(filters) & set(CONTROL_PARAMS)
+    clashes |= set(filters) & {*CONTROL_PARAMS, SEARCH_PARAM}
     if clashes:
         raise ValueError(f"{name}: names clash with the API's own: {sorted(clashes)}")
     return Collection(

@@ -1,8 +1,9 @@
 """The /api/v1/docs page: the OpenAPI document rendered as a readable reference, with no CDN.
 
 Everything on the page comes from the spec (paths, parameters, fields, descriptions, the
-stability policy), so the page cannot drift from the API. Each endpoint has a runnable example:
-a URL field and a button that a small local script (site/static/api-docs.js) sends with fetch.
+stability policy), so the page cannot drift from the API; in Chinese, from its translated copy
+(localize.py). Each endpoint has a runnable example: a URL field and a button that a small local
+script (site/static/api-docs.js) sends with fetch. The route puts the portal's chrome around it.
 """
 
 from __future__ import annotations
@@ -14,26 +15,14 @@ from urllib.parse import urlencode
 from markdown_it import MarkdownIt
 
 from kechuang.serve.api.collections import PREFIX
+from kechuang.serve.site.markdown import inline_code
 
 _md = MarkdownIt("commonmark", {"html": False})
 SCRIPT = "/static/api-docs.js"
 
-STYLE = """
-body{font:15px/1.55 system-ui,-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;margin:0;color:#1c2330}
-header{background:#12355b;color:#fff;padding:1.2rem 2rem}header a{color:#cfe3ff}
-main{display:grid;grid-template-columns:16rem 1fr;gap:2rem;padding:1rem 2rem;max-width:90rem}
-nav{position:sticky;top:0;align-self:start;max-height:100vh;overflow:auto;font-size:14px}
-nav ul{list-style:none;padding-left:.8rem}nav a{text-decoration:none}
-section.op{border-top:1px solid #d5dbe5;padding:1rem 0}
-code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:13px}
-pre{background:#f4f6f9;padding:.6rem;overflow:auto;max-height:28rem;white-space:pre-wrap;word-break:break-all}
-table{border-collapse:collapse;width:100%;margin:.5rem 0}td,th{border:1px solid #d5dbe5;padding:.25rem .5rem;
-vertical-align:top;text-align:left}th{background:#eef2f7}
-.method{background:#1f7a4d;color:#fff;border-radius:3px;padding:0 .4rem;font-weight:600}
-form.try{display:flex;gap:.5rem;flex-wrap:wrap;margin:.5rem 0}form.try input{flex:1;min-width:20rem;padding:.3rem}
-form.try button{padding:.3rem 1rem}.policy{background:#fff8e1;border-left:4px solid #f0b400;padding:.5rem 1rem}
-details summary{cursor:pointer}
-"""
+# The page's own words (headings, table heads, buttons) in the reader's language: the `api_docs` section of
+# site/i18n/<lang>.yaml, passed in by the route.
+Labels = dict[str, Any]
 
 
 def md(text: str) -> str:
@@ -68,27 +57,29 @@ def type_label(spec: dict[str, Any], schema: dict[str, Any]) -> str:
     return label
 
 
-def _fields_table(spec: dict[str, Any], schema: dict[str, Any]) -> str:
+def _fields_table(spec: dict[str, Any], schema: dict[str, Any], labels: Labels) -> str:
     schema = _resolve(spec, schema)
     rows = []
     for name, prop in schema.get("properties", {}).items():
         description = prop.get("description") or (_resolve(spec, prop).get("description", "") if "$ref" in prop else "")
         rows.append(
-            f"<tr><td><code>{html.escape(name)}</code></td><td>{html.escape(type_label(spec, prop))}</td>"
+            f"<tr><td><code>{html.escape(name)}</code></td><td>{inline_code(type_label(spec, prop))}</td>"
             f"<td>{md(description)}</td></tr>"
         )
-    return "<table><tr><th>field</th><th>type</th><th>description</th></tr>" + "".join(rows) + "</table>"
+    heads = "".join(f"<th>{html.escape(labels['columns'][k])}</th>" for k in ("field", "type", "description"))
+    return f"<table><tr>{heads}</tr>" + "".join(rows) + "</table>"
 
 
-def _parameters_table(spec: dict[str, Any], parameters: list[dict[str, Any]]) -> str:
+def _parameters_table(spec: dict[str, Any], parameters: list[dict[str, Any]], labels: Labels) -> str:
     if not parameters:
-        return "<p>No parameters; any query parameter is refused with 400.</p>"
+        return f"<p>{html.escape(labels['no_parameters'])}</p>"
     rows = [
         f"<tr><td><code>{html.escape(p['name'])}</code></td><td>{p['in']}</td>"
-        f"<td>{html.escape(type_label(spec, p['schema']))}</td><td>{md(p.get('description', ''))}</td></tr>"
+        f"<td>{inline_code(type_label(spec, p['schema']))}</td><td>{md(p.get('description', ''))}</td></tr>"
         for p in parameters
     ]
-    return "<table><tr><th>parameter</th><th>in</th><th>type</th><th>description</th></tr>" + "".join(rows) + "</table>"
+    heads = "".join(f"<th>{html.escape(labels['columns'][k])}</th>" for k in ("parameter", "in", "type", "description"))
+    return f"<table><tr>{heads}</tr>" + "".join(rows) + "</table>"
 
 
 def example_url(path: str, operation: dict[str, Any]) -> str | None:
@@ -108,32 +99,32 @@ def example_url(path: str, operation: dict[str, Any]) -> str | None:
     return path + ("?" + urlencode(query) if query else "")
 
 
-def _try_form(url: str | None, operation: dict[str, Any]) -> str:
+def _try_form(url: str | None, operation: dict[str, Any], labels: Labels) -> str:
     if url is None:
-        return "<p><em>No example: the collection has no records in this release yet.</em></p>"
+        return f"<p><em>{html.escape(labels['no_example'])}</em></p>"
     content = operation["responses"]["200"].get("content", {})
     options = "".join(f'<option value="{html.escape(t)}">{html.escape(t)}</option>' for t in content)
     return (
         f'<form class="try" data-operation="{html.escape(operation["operationId"])}">'
-        f'<input name="url" value="{html.escape(url)}" aria-label="Request URL">'
+        f'<input name="url" value="{html.escape(url)}" aria-label="{html.escape(labels["request_url"])}">'
         f'<select name="accept" aria-label="Accept">{options}</select>'
-        '<button type="submit">Send</button></form>'
+        f'<button type="submit">{html.escape(labels["send"])}</button></form>'
         '<pre class="result" hidden></pre>'
     )
 
 
-def _operation(spec: dict[str, Any], path: str, operation: dict[str, Any]) -> str:
+def _operation(spec: dict[str, Any], path: str, operation: dict[str, Any], labels: Labels) -> str:
     op_id = operation["operationId"]
     parts = [
         f'<section class="op" id="{html.escape(op_id)}">',
         f'<h3><span class="method">GET</span> <code>{html.escape(path)}</code></h3>',
         f"<p><strong>{html.escape(operation.get('summary', ''))}</strong></p>",
         md(operation.get("description", "")),
-        "<h4>Try it</h4>",
-        _try_form(example_url(path, operation), operation),
-        "<h4>Parameters</h4>",
-        _parameters_table(spec, operation.get("parameters", [])),
-        "<h4>Responses</h4><ul>",
+        f"<h4>{html.escape(labels['try_it'])}</h4>",
+        _try_form(example_url(path, operation), operation, labels),
+        f"<h4>{html.escape(labels['parameters_title'])}</h4>",
+        _parameters_table(spec, operation.get("parameters", []), labels),
+        f"<h4>{html.escape(labels['responses_title'])}</h4><ul>",
     ]
     for status, response in operation["responses"].items():
         types = ", ".join(response.get("content", {}))
@@ -145,21 +136,23 @@ def _operation(spec: dict[str, Any], path: str, operation: dict[str, Any]) -> st
     parts.append("</ul>")
     body = operation["responses"]["200"].get("content", {}).get("application/json", {}).get("schema")
     if body and "$ref" in body:
-        parts.append(f"<details><summary>Fields of the 200 response ({html.escape(type_label(spec, body))})</summary>")
+        summary = html.escape(labels["fields_of_response"].format(type=type_label(spec, body)))
+        parts.append(f"<details><summary>{summary}</summary>")
         resolved = _resolve(spec, body)
-        parts.append(_fields_table(spec, body))
+        parts.append(_fields_table(spec, body, labels))
         for name in ("items", "item"):
             inner = resolved.get("properties", {}).get(name)
             if inner:
                 target = inner.get("items", inner)
-                parts.append(f"<p>Fields of each <code>{name}</code>:</p>" + _fields_table(spec, target))
+                parts.append(md(labels["fields_of_each"].format(name=name)) + _fields_table(spec, target, labels))
         parts.append("</details>")
     parts.append("</section>")
     return "\n".join(parts)
 
 
-def render_docs(spec: dict[str, Any]) -> str:
-    """The whole reference page for `spec`."""
+def render_docs(spec: dict[str, Any], labels: Labels, openapi_href: str = f"{PREFIX}/openapi.json") -> str:
+    """The reference for `spec` as the body of a portal page (portal/api_docs.html puts the chrome around it):
+    overview, errors, then every endpoint by tag, with a table of contents; words of the page from `labels`."""
     info = spec["info"]
     release = info.get("x-data-release", {})
     by_tag: dict[str, list[tuple[str, dict[str, Any]]]] = {}
@@ -180,20 +173,23 @@ def render_docs(spec: dict[str, Any]) -> str:
         sections.append(
             f"<h2 id='tag-{html.escape(tag['name'])}'>{html.escape(tag['name'])}</h2>{md(tag['description'])}"
         )
-        sections += [_operation(spec, path, op) for path, op in ops]
-    error = _fields_table(spec, spec["components"]["schemas"]["Error"]["properties"]["error"])
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(info["title"])} · v{html.escape(info["version"])}</title>
-<style>{STYLE}</style></head>
-<body><header><h1>{html.escape(info["title"])}</h1>
-<p>API v{html.escape(info["version"])} · data release <code>{html.escape(release.get("version", ""))}</code>
-({html.escape(release.get("date", ""))}) · <a href="{PREFIX}/openapi.json">OpenAPI document</a> ·
-<a href="{PREFIX}/">index</a></p></header>
-<main><nav><h2>Endpoints</h2><ul><li><a href="#overview">Overview</a></li><li><a href="#errors">Errors</a></li>
+        sections += [_operation(spec, path, op, labels) for path, op in ops]
+    error = _fields_table(spec, spec["components"]["schemas"]["Error"]["properties"]["error"], labels)
+    meta = labels["meta"].format(
+        version=html.escape(info["version"]),
+        release=html.escape(release.get("version", "")),
+        date=html.escape(release.get("date", "")),
+    )
+    return f"""<div class="api-docs">
+<header class="api-docs-head"><h1>{html.escape(labels["heading"])}</h1>
+<p>{meta} · <a href="{html.escape(openapi_href)}">{html.escape(labels["openapi"])}</a> ·
+<a href="{PREFIX}/">{html.escape(labels["index"])}</a></p></header>
+<div class="api-docs-body"><nav class="api-docs-toc" aria-label="{html.escape(labels["endpoints"])}">
+<h2>{html.escape(labels["endpoints"])}</h2><ul><li><a href="#overview">{html.escape(labels["overview"])}</a></li>
+<li><a href="#errors">{html.escape(labels["errors"])}</a></li>
 {"".join(nav)}</ul></nav>
-<div><section id="overview"><h2>Overview</h2><div class="policy">{md(info["description"])}</div></section>
-<section id="errors"><h2>Errors</h2><p>Every error (400, 404, 405, 406) has the body <code>{{"error": {{…}}}}</code> with these fields:</p>{error}</section>
-{"".join(sections)}</div></main>
+<div class="api-docs-main"><section id="overview"><h2>{html.escape(labels["overview"])}</h2><div class="policy">{md(info["description"])}</div></section>
+<section id="errors"><h2>{html.escape(labels["errors"])}</h2>{md(labels["errors_text"])}{error}</section>
+{"".join(sections)}</div></div>
 <script src="{SCRIPT}"></script>
-</body></html>"""
+</div>"""

@@ -4,7 +4,8 @@ The database is immutable, so a GET that was answered once is answered the same 
 process stops. The routes record each finished 200 by its exact request (path, raw query
 string, Accept); this ASGI wrapper replays it, honouring If-None-Match and HEAD, without going
 through Datasette's router, actor hooks and cookie handling. Requests that carry a cookie or an
-Authorization header always take the full path, where Datasette applies its privacy rules.
+Authorization header always take the full path, where Datasette applies its privacy rules, and so do
+requests with `?lang=` (the site's wrapper takes it out of the query string before this one sees it).
 Measured by tests/benchmarks/bench_api.py.
 """
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from kechuang.serve import http as web
 from kechuang.serve.api.collections import PREFIX
+from kechuang.serve.site.routes import LANG_SCOPE_KEY
 
 Scope = MutableMapping[str, Any]
 ASGIApp = Callable[[Scope, Callable, Callable], Awaitable[None]]
@@ -36,6 +38,8 @@ class Finished:
 def raw_key(scope: Scope) -> RawKey | None:
     """The exact request, or None when it must take the full path (other methods, cookies, auth)."""
     if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD"):
+        return None
+    if scope.get(LANG_SCOPE_KEY):  # `?lang=` was taken out of the query string: the key would not show it
         return None
     path = scope.get("raw_path") or scope.get("path", "").encode()
     path = path.partition(b"?")[0]

@@ -1,7 +1,9 @@
 """The OpenAPI 3.1 document of /api/v1, generated from the catalog (and so from the schemas).
 
 Every path, parameter, response body and header is written here from the same objects the
-routes use, so the document cannot describe an API other than the one served.
+routes use, so the document cannot describe an API other than the one served. Its sentences about the
+API itself (the overview, operations, parameters, error statuses) are the `api_docs` section of
+site/i18n/en.yaml, worded by wording.py as localize.py words the Chinese copy from zh.yaml.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from kechuang.model.search import searchable_tables
+from kechuang.serve.api import wording
 from kechuang.serve.api.collections import PREFIX, Catalog, Collection, Column, Embed, Filter
 from kechuang.serve.api.pagination import MAX_CURSOR_LENGTH
 from kechuang.serve.api.query import (
@@ -21,35 +24,8 @@ from kechuang.serve.api.query import (
     MAX_VALUE_LENGTH,
     MAX_VALUES,
 )
+from kechuang.serve.api.wording import Strings
 from kechuang.serve.search import routes as search
-from kechuang.serve.security.guard import MAX_PATH_BYTES, MAX_QUERY_BYTES
-
-STABILITY = """\
-**Stability policy.** v1 is a contract. Ids never change once published. Within v1, fields may be \
-added to records and responses, new collections, parameters and filters may appear, and enums may \
-gain values; nothing is removed or renamed and no type changes. Write clients that ignore fields \
-they do not know. A change that would break this promise is published as /api/v2, with v1 kept \
-alongside it. Every response names the data release it was built from (`release`, and the \
-`X-Data-Release` header); data changes between releases, the shape does not."""
-
-DESCRIPTION = f"""\
-The public API of Kechuang (科创开放数据): the policies, measures, quantitative targets, platforms, \
-funds, events and agencies of the science and technology innovation policies of the Wuhan area, \
-curated from the source documents, in Chinese and English.
-
-Every collection supports filters (comma-separated lists mean "any of"), `q` for text, `sort` \
-(`-` for descending), `limit` (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}), cursor pagination \
-through the `next` URL, `fields` to select fields and `format=csv` (or `Accept: text/csv`) for CSV, `format=excel_csv` for \
-CSV for Excel (UTF-8 with a byte-order mark) and `format=xlsx` for a workbook, each also at \
-`/api/v1/{{collection}}.csv`, `.excel_csv` and `.xlsx`. \
-Unknown parameters are refused with 400, so a typo never silently returns everything. Errors are \
-JSON: `{{"error": {{"status", "code", "message", "param"}}}}`.
-
-Responses carry an `ETag` (strong; weak when the response is compressed; send it back in `If-None-Match` \
-for a 304), \
-`Cache-Control: public`, `X-Data-Release` and `Access-Control-Allow-Origin: *`.
-
-{STABILITY}"""
 
 TYPES = {"string": "string", "integer": "integer", "number": "number", "boolean": "boolean", "date": "string"}
 JSON_TYPE = "application/json"
@@ -69,7 +45,7 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def column_schema(column: Column) -> dict[str, Any]:
+def column_schema(column: Column, s: Strings) -> dict[str, Any]:
     """A field's JSON Schema: type, enum, format and its description in English and Chinese."""
     schema: dict[str, Any] = {"type": TYPES[column.type]}
     if column.type == "date":
@@ -79,15 +55,15 @@ def column_schema(column: Column) -> dict[str, Any]:
         # Open: enums may gain values within v1 (the stability policy), so a generated client must accept
         # any string; the values known today are listed, not enforced.
         schema["x-extensible-enum"] = list(column.enum)
-        description += " Values so far: " + ", ".join(f"`{v}`" for v in column.enum) + "; more may be added."
+        description += wording.enum_note(s, column.enum)
     if column.derived:
         description += " (Computed by the build.)"
     schema["description"] = description
     return schema if column.required else nullable(schema)
 
 
-def record_schema(collection: Collection) -> dict[str, Any]:
-    properties = {c.name: column_schema(c) for c in collection.columns}
+def record_schema(collection: Collection, s: Strings) -> dict[str, Any]:
+    properties = {c.name: column_schema(c, s) for c in collection.columns}
     properties["url"] = {"type": "string", "description": "Path of this record's item endpoint."}
     return {
         "type": "object",
@@ -98,8 +74,8 @@ def record_schema(collection: Collection) -> dict[str, Any]:
     }
 
 
-def summary_schema(collection: Collection) -> dict[str, Any]:
-    properties = {name: column_schema(collection.column_map[name]) for name in collection.summary_columns}
+def summary_schema(collection: Collection, s: Strings) -> dict[str, Any]:
+    properties = {name: column_schema(collection.column_map[name], s) for name in collection.summary_columns}
     properties["url"] = {"type": "string", "description": "Path of the record's item endpoint."}
     return {
         "type": "object",
@@ -117,7 +93,7 @@ def _embed_nullable(collection: Collection, catalog: Catalog, embed: Embed) -> b
     return not (local.required and via.required)
 
 
-def embed_schema(collection: Collection, catalog: Catalog, embed: Embed) -> dict[str, Any]:
+def embed_schema(collection: Collection, catalog: Catalog, embed: Embed, s: Strings) -> dict[str, Any]:
     if embed.kind in ("one", "hop"):
         schema = ref(f"{embed.table}.summary")
         return nullable(schema) if _embed_nullable(collection, catalog, embed) else schema
@@ -125,11 +101,11 @@ def embed_schema(collection: Collection, catalog: Catalog, embed: Embed) -> dict
         return {"type": "array", "description": embed.description, "items": ref(f"{embed.table}.record")}
     if embed.kind == "ids":
         key = catalog.collections[embed.table].column_map[catalog.collections[embed.table].key]
-        return {"type": "array", "description": embed.description, "items": column_schema(key)}
+        return {"type": "array", "description": embed.description, "items": column_schema(key, s)}
     assert embed.link is not None
     other = catalog.collections[embed.table]
-    properties = dict(summary_schema(other)["properties"])
-    properties.update({c.name: column_schema(c) for c in embed.link.extra})
+    properties = dict(summary_schema(other, s)["properties"])
+    properties.update({c.name: column_schema(c, s) for c in embed.link.extra})
     return {
         "type": "array",
         "description": embed.description,
@@ -147,11 +123,11 @@ def related_keys(catalog: Catalog, collection: Collection) -> list[tuple[str, Co
     return out
 
 
-def item_schema(collection: Collection, catalog: Catalog) -> dict[str, Any]:
-    record = record_schema(collection)
+def item_schema(collection: Collection, catalog: Catalog, s: Strings) -> dict[str, Any]:
+    record = record_schema(collection, s)
     properties = dict(record["properties"])
     for embed in collection.embeds:
-        properties[embed.key] = embed_schema(collection, catalog, embed)
+        properties[embed.key] = embed_schema(collection, catalog, embed, s)
     related = {
         key: {
             "type": "object",
@@ -196,10 +172,7 @@ def page_schema(collection: Collection) -> dict[str, Any]:
 
 # Lists are described exploded (`?status=a&status=b`), which every generator sends; a comma-separated
 # value (`?status=a,b`) is accepted as well.
-SEVERAL = " Several values (any of them): repeat the parameter, or separate the values with commas."
-
-
-def filter_parameter(f: Filter) -> dict[str, Any]:
+def filter_parameter(f: Filter, collection: Collection, catalog: Catalog, s: Strings) -> dict[str, Any]:
     schema: dict[str, Any]
     extra: dict[str, Any] = {}
     if f.kind == "in":
@@ -214,7 +187,7 @@ def filter_parameter(f: Filter) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif f.kind == "presence":
         schema = {"type": "string", "enum": list(f.enum or ()), "default": "include"}
-    elif f.kind == "text":
+    elif f.kind in ("text", "search"):
         schema = {"type": "string", "maxLength": MAX_TEXT_LENGTH}
     elif f.type == "integer":
         schema = {"type": "integer", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER}
@@ -222,36 +195,35 @@ def filter_parameter(f: Filter) -> dict[str, Any]:
         schema = {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER}
     else:
         schema = {"type": "string", "format": "date"}
-    description = f.description + (SEVERAL if f.kind == "in" else "")
+    description = wording.filter_description(f, collection, catalog, s, "en")
     return {"name": f.name, "in": "query", "required": False, "description": description, "schema": schema, **extra}
 
 
-def list_parameters(collection: Collection) -> list[dict[str, Any]]:
+def list_parameters(collection: Collection, catalog: Catalog, s: Strings) -> list[dict[str, Any]]:
     sorts = [s for name in collection.sortable for s in (name, f"-{name}")]
     controls = [
         {
             "name": "sort",
             "in": "query",
-            "description": "Order by this field, `-` in front for descending; ties are broken by id. Default: id.",
+            "description": wording.control_description("sort", s),
             "schema": {"type": "string", "enum": sorts, "default": collection.key},
         },
         {
             "name": "limit",
             "in": "query",
-            "description": f"Records per page, 1 to {MAX_LIMIT}.",
+            "description": wording.control_description("limit", s),
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
         },
         {
             "name": "cursor",
             "in": "query",
-            "description": "Where to continue: take it from the `next` URL of the previous page, unchanged, with the "
-            "same `sort`. A damaged cursor is refused with 400.",
+            "description": wording.control_description("cursor", s),
             "schema": {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH, "pattern": "^[A-Za-z0-9_-]+$"},
         },
         {
             "name": "fields",
             "in": "query",
-            "description": "Only these fields, in this order (a repeated name counts once)." + SEVERAL.replace(" (any of them)", ""),
+            "description": wording.control_description("fields", s),
             "schema": {
                 "type": "array",
                 "items": {"type": "string", "enum": [c.name for c in collection.columns]},
@@ -264,14 +236,11 @@ def list_parameters(collection: Collection) -> list[dict[str, Any]]:
         {
             "name": "format",
             "in": "query",
-            "description": "`csv` for the same page as CSV (also chosen by `Accept: text/csv`), `excel_csv` for "
-            "the same CSV with a UTF-8 byte-order mark (what Excel needs to read Chinese), `xlsx` for a workbook. "
-            "CSV text cells that start with =, +, -, @, tab or CR get a leading apostrophe so spreadsheets do not "
-            "run them; a workbook stores every text cell as text.",
+            "description": wording.control_description("format", s),
             "schema": {"type": "string", "enum": list(FORMATS)},
         },
     ]
-    return [*(filter_parameter(f) for f in collection.filters), *controls]
+    return [*(filter_parameter(f, collection, catalog, s) for f in collection.filters), *controls]
 
 
 HEADERS = {
@@ -292,21 +261,11 @@ def _headers(link: bool = False) -> dict[str, Any]:
     return out
 
 
-def error_responses(*statuses: int) -> dict[str, Any]:
-    reasons = {
-        400: "A parameter is unknown, repeated or invalid; `param` names it.",
-        404: "No such record.",
-        406: "The Accept header allows none of the media types this endpoint answers with.",
-        414: f"The path is longer than {MAX_PATH_BYTES} bytes or the query string longer than {MAX_QUERY_BYTES} "
-        "(refused by the portal's request guard before any endpoint).",
-        503: "The served database has no search index, or the search took too long.",
-    }
-    out: dict[str, Any] = {
-        "304": {"description": "Not modified: the If-None-Match ETag is current.", "headers": _headers()},
-    }
+def error_responses(s: Strings, *statuses: int) -> dict[str, Any]:
+    out: dict[str, Any] = {"304": {"description": wording.response("304", s), "headers": _headers()}}
     for status in (*statuses, 414):
         out[str(status)] = {
-            "description": reasons[status],
+            "description": wording.response(str(status), s),
             "content": {JSON_TYPE: {"schema": ref("Error")}},
         }
     return out
@@ -332,10 +291,11 @@ XLSX_CONTENT = {
 }
 # what each path suffix answers with; the workbook also as application/octet-stream, which generated clients
 # read as bytes (they know no workbook media type), when the Accept header asks for that
+# (named in the catalogue's `formats`)
 SUFFIX_CONTENT = {
-    "csv": ("CSV", {"text/csv": CSV_CONTENT}),
-    "excel_csv": ("CSV for Excel (UTF-8 with a byte-order mark)", {"text/csv": CSV_CONTENT}),
-    "xlsx": ("a workbook", {XLSX_TYPE: XLSX_CONTENT, "application/octet-stream": XLSX_CONTENT}),
+    "csv": {"text/csv": CSV_CONTENT},
+    "excel_csv": {"text/csv": CSV_CONTENT},
+    "xlsx": {XLSX_TYPE: XLSX_CONTENT, "application/octet-stream": XLSX_CONTENT},
 }
 
 
@@ -343,15 +303,17 @@ def _ok(description: str, content: dict[str, Any], link: bool = False) -> dict[s
     return {"200": {"description": description, "headers": _headers(link), "content": content}}
 
 
-def collection_paths(collection: Collection, catalog: Catalog, example_id: str | None) -> dict[str, Any]:
-    title = collection.schema.title
+def collection_paths(collection: Collection, catalog: Catalog, example_id: str | None, s: Strings) -> dict[str, Any]:
+    title = collection.schema.title.lower()
+    ops = s["operations"]
     listing = {
         "get": {
             "operationId": f"list_{collection.name}",
             "tags": [collection.name],
-            "summary": f"List {title.lower()} · {collection.schema.title_zh}",
+            # the English document's summaries name each table in both languages
+            "summary": f"{ops['list']['summary'].format(title=title)} · {collection.schema.title_zh}",
             "description": collection.schema.description,
-            "parameters": list_parameters(collection),
+            "parameters": list_parameters(collection, catalog, s),
             "responses": {
                 **_ok(
                     f"A page of {collection.name}.",
@@ -362,7 +324,7 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
                     },
                     link=True,
                 ),
-                **error_responses(400, 406),
+                **error_responses(s, 400, 406),
             },
         }
     }
@@ -383,13 +345,11 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
         "get": {
             "operationId": f"get_{collection.name}_item",
             "tags": [collection.name],
-            "summary": f"One of the {title.lower()}, with related records",
-            "description": "The record with every field, the records it refers to embedded, and `related`: how many "
-            "records of other collections refer to it, with the URL that lists them.",
+            **{k: v.format(title=title) for k, v in ops["item"].items()},
             "parameters": [id_param],
             "responses": {
                 **_ok("The record.", {JSON_TYPE: {"schema": ref(f"{collection.name}.item")}}),
-                **error_responses(400, 404, 406),
+                **error_responses(s, 400, 404, 406),
             },
         }
     }
@@ -398,18 +358,18 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
             "get": {
                 "operationId": f"list_{collection.name}_{suffix}",
                 "tags": [collection.name],
-                "summary": f"List {title.lower()} as {what}",
-                "description": f"The same page as `{collection.path}` (same filters, sort, cursor and fields), as "
-                f"{what}: what `format={suffix}` answers there, as an operation of its own so that generated "
-                "clients read it as text or bytes. The `Link` header names the next page.",
-                "parameters": [p for p in list_parameters(collection) if p["name"] != "format"],
+                **{
+                    k: v.format(title=title, what=s["formats"][suffix], path=collection.path, suffix=suffix)
+                    for k, v in ops["download"].items()
+                },
+                "parameters": [p for p in list_parameters(collection, catalog, s) if p["name"] != "format"],
                 "responses": {
-                    **_ok(f"A page of {collection.name} as {what}.", content, link=True),
-                    **error_responses(400, *((406,) if len(content) > 1 else ())),
+                    **_ok(f"A page of {collection.name} as {s['formats'][suffix]}.", content, link=True),
+                    **error_responses(s, 400, *((406,) if len(content) > 1 else ())),
                 },
             }
         }
-        for suffix, (what, content) in SUFFIX_CONTENT.items()
+        for suffix, content in SUFFIX_CONTENT.items()
     }
     return {collection.path: listing, **downloads, f"{collection.path}/{{id}}": item}
 
@@ -473,79 +433,64 @@ def common_schemas() -> dict[str, Any]:
     }
 
 
-def meta_paths() -> dict[str, Any]:
-    def simple(op: str, summary: str, description: str, content: dict[str, Any]) -> dict[str, Any]:
+def meta_paths(s: Strings) -> dict[str, Any]:
+    def simple(op: str, content: dict[str, Any]) -> dict[str, Any]:
+        words = s["operations"][op]
         return {
             "get": {
                 "operationId": op,
                 "tags": ["about"],
-                "summary": summary,
-                "description": description,
-                "responses": {**_ok(summary, content), **error_responses(400, 406)},
+                "summary": words["summary"],
+                "description": words["description"],
+                "responses": {**_ok(words["summary"], content), **error_responses(s, 400, 406)},
             }
         }
 
     return {
-        f"{PREFIX}/": simple(
-            "get_index",
-            "The collections, with links, and the data release",
-            "Start here: every collection with its record count and URL, and the release the data comes from.",
-            {JSON_TYPE: {"schema": ref("Index")}},
-        ),
-        f"{PREFIX}/openapi.json": simple(
-            "get_openapi",
-            "This OpenAPI document",
-            "Generated from the table schemas, like everything else the portal publishes.",
-            {JSON_TYPE: {"schema": {"type": "object"}}},
-        ),
-        f"{PREFIX}/docs": simple(
-            "get_docs",
-            "The API reference as a web page",
-            "This document rendered as HTML, with a runnable example per endpoint.",
-            {"text/html": {"schema": {"type": "string"}}},
-        ),
+        f"{PREFIX}/": simple("get_index", {JSON_TYPE: {"schema": ref("Index")}}),
+        f"{PREFIX}/openapi.json": simple("get_openapi", {JSON_TYPE: {"schema": {"type": "object"}}}),
+        f"{PREFIX}/docs": simple("get_docs", {"text/html": {"schema": {"type": "string"}}}),
     }
 
 
-def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
+def search_paths(catalog: Catalog, s: Strings) -> tuple[dict[str, Any], dict[str, Any]]:
     """GET /api/v1/search (kechuang.serve.search): its path and the schema of its answer."""
     types = [t.name for t in searchable_tables(catalog.schemas)]
     one = "(" + "|".join(types) + ")"
 
-    def integer(name: str, description: str, low: int, high: int, default: int) -> dict[str, Any]:
+    def described(name: str) -> str:
+        return wording.search_parameter(name, s, types)
+
+    def integer(name: str, low: int, high: int, default: int) -> dict[str, Any]:
         schema = {"type": "integer", "minimum": low, "maximum": high, "default": default}
-        return {"name": name, "in": "query", "description": description, "schema": schema}
+        return {"name": name, "in": "query", "description": described(name), "schema": schema}
 
     parameters = [
         {
             "name": "q",
             "in": "query",
             "required": True,
-            "description": "The words to search for, in Chinese (simplified or traditional), English or pinyin. "
-            "Everything is searched as text: quotes, brackets, *, ^, -, AND/OR/NOT/NEAR have no special meaning.",
+            "description": described("q"),
             "schema": {"type": "string", "minLength": 1, "maxLength": search.MAX_QUERY_CHARS, "pattern": search.HAS_WORDS},
             "example": "技术经理人",
         },
         {
             "name": "type",
             "in": "query",
-            "description": "Only records of these tables, comma-separated, e.g. `targets,measures`: "
-            + ", ".join(f"`{t}`" for t in types)
-            + ".",
+            "description": described("type"),
             "schema": {"type": "string", "pattern": f"^{one}(,{one})*$"},
         },
         *(
             {
                 "name": name,
                 "in": "query",
-                "description": f"Only records of these {search.FILTER_HELP[name]} (the `{name}` facet's values), "
-                "comma-separated; a value no record has finds nothing.",
+                "description": described(name),
                 "schema": {"type": "string", "pattern": search.FILTER_PATTERNS[name]},
             }
             for name in search.FILTERS
         ),
-        integer("limit", "Results per page.", 1, search.MAX_LIMIT, search.DEFAULT_LIMIT),
-        integer("offset", f"Results to skip (at most {search.MAX_OFFSET:,} matches are ranked).", 0, search.MAX_OFFSET, 0),
+        integer("limit", 1, search.MAX_LIMIT, search.DEFAULT_LIMIT),
+        integer("offset", 0, search.MAX_OFFSET, 0),
     ]
     text = {"type": "string"}
     labelled = {
@@ -580,11 +525,12 @@ def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
                 "properties": {"id": text, "title_zh": text, "title_en": text},
                 "required": ["id", "title_zh", "title_en"],
             },
-            "url": {"type": "string", "description": "The target's record page."},
+            "url": {"type": "string", "description": "The target's row in the data view (Datasette)."},
+            "page_url": {"type": "string", "description": "The target's page of the site."},
             "source_url": {"type": "string", "description": "The policy's text at the highlighted sentence."},
         },
         "required": ["id", "name_zh", "name_en", "comparator", "figure_zh", "value", "value_max", "unit_zh", "unit_en",
-                     "deadline_year", "masked", "policy", "url", "source_url"],
+                     "deadline_year", "masked", "policy", "url", "page_url", "source_url"],
     }
     answer = {
         "type": ["object", "null"],
@@ -609,10 +555,15 @@ def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
             "title_en": text,
             "snippet_zh": {"type": "string", "description": "HTML: the record's text, escaped, matches in <mark>."},
             "snippet_en": {"type": "string", "description": "HTML: the record's text, escaped, matches in <mark>."},
-            "url": {"type": "string", "description": "The record's page."},
+            "url": {"type": "string", "description": "The record's row in the data view (Datasette)."},
+            "page_url": {
+                "type": "string",
+                "description": "The record's page of the site: a measure or heading in its policy's text, a place's "
+                "targets; the row (url) for a table without pages.",
+            },
             "score": {"type": "number", "exclusiveMinimum": 0, "description": "Higher is a better match."},
         },
-        "required": ["type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "score"],
+        "required": ["type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "page_url", "score"],
     }
     schema = {
         "type": "object",
@@ -633,15 +584,11 @@ def search_paths(catalog: Catalog) -> tuple[dict[str, Any], dict[str, Any]]:
     operation = {
         "operationId": "search",
         "tags": ["search"],
-        "summary": "Search every record, in Chinese and English · 中英文检索",
-        "description": "Policies, measures (with their full text), targets, indicators, platforms, funds, events, "
-        "agencies, glossary terms, headings and jurisdictions, best match first. Chinese words, traditional "
-        "characters, English words in any inflection, the pinyin of names, and glossary terms in the other "
-        "language all find the same records.",
+        **s["operations"]["search"],
         "parameters": parameters,
         "responses": {
             **_ok("One page of results.", {JSON_TYPE: {"schema": ref("SearchResults")}}),
-            **error_responses(400, 406, 503),
+            **error_responses(s, 400, 406, 503),
         },
     }
     return {f"{PREFIX}/search": {"get": operation}}, {"SearchResults": schema}
@@ -652,38 +599,38 @@ def openapi_document(
 ) -> dict[str, Any]:
     """The OpenAPI 3.1 document for `catalog`; `examples` gives an existing id per collection."""
     examples = examples or {}
+    s = wording.api_strings("en")
     schemas = common_schemas()
-    paths = meta_paths()
-    search_path, search_schemas = search_paths(catalog)
+    paths = meta_paths(s)
+    search_path, search_schemas = search_paths(catalog, s)
     paths.update(search_path)
     schemas.update(search_schemas)
     for collection in catalog.collections.values():
-        schemas[f"{collection.name}.record"] = record_schema(collection)
-        schemas[f"{collection.name}.summary"] = summary_schema(collection)
+        schemas[f"{collection.name}.record"] = record_schema(collection, s)
+        schemas[f"{collection.name}.summary"] = summary_schema(collection, s)
         schemas[f"{collection.name}.item"] = {
             "type": "object",
             "properties": {
                 "collection": {"const": collection.name},
-                "item": item_schema(collection, catalog),
+                "item": item_schema(collection, catalog, s),
                 "release": ref("Release"),
             },
             "required": ["collection", "item", "release"],
         }
         schemas[f"{collection.name}.page"] = page_schema(collection)
-        paths.update(collection_paths(collection, catalog, examples.get(collection.name)))
+        paths.update(collection_paths(collection, catalog, examples.get(collection.name), s))
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Kechuang Open Data API · 科创开放数据接口",
             "version": "1",
-            "description": DESCRIPTION,
+            "description": wording.overview(s),
             "license": {"name": "CC BY 4.0 (data); Apache-2.0 (code)", "identifier": "CC-BY-4.0"},
             "x-data-release": release,
         },
         "servers": [{"url": "/", "description": "This portal"}],
         "tags": [
-            {"name": "about", "description": "The index, this document and its web page."},
-            {"name": "search", "description": "One search over every record, in Chinese and English."},
+            *({"name": name, "description": text} for name, text in s["tags"].items()),
             *(
                 {"name": c.name, "description": f"{c.schema.title} · {c.schema.title_zh}: {c.schema.description}"}
                 for c in catalog.collections.values()

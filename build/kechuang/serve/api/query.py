@@ -7,6 +7,7 @@ from the schemas), never from the request.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,8 @@ class ListQuery:
     fields: tuple[str, ...] = ()
     after: Position | None = None
     format: str | None = None
+    search: str | None = None  # the `search` filter's text: `matched` must hold what it finds before SQL is made
+    matched: list[str] | None = None
 
     @property
     def sort_param(self) -> str:
@@ -51,6 +54,11 @@ class ListQuery:
 
     def where(self, with_cursor: bool = True) -> tuple[str, list[Any]]:
         conditions, params = list(self.conditions), list(self.params)
+        if self.search is not None:
+            if self.matched is None:
+                raise RuntimeError("the search filter's matches are not known yet (kechuang.serve.search.matching)")
+            conditions.append(f't."{self.collection.key}" in (select value from json_each(?))')
+            params.append(json.dumps(self.matched))
         if with_cursor and self.after is not None:
             sql, extra = after_position(self.sort, self.collection.key, self.after)
             conditions.append(sql)
@@ -188,7 +196,12 @@ def parse_list_query(collection: Collection, params: dict[str, str]) -> ListQuer
             continue  # decoded once the sort is known
         else:
             f = collection.filter_map[name]
-            if f.kind == "text" and not raw.strip():
+            if f.kind in ("text", "search") and not raw.strip():
+                continue
+            if f.kind == "search":
+                if len(raw) > MAX_TEXT_LENGTH:
+                    raise HttpError(400, f"{name} is at most {MAX_TEXT_LENGTH} characters long.", name)
+                query.search = raw
                 continue
             alias = "t" if f.route.table is None else "r"
             routed.setdefault(f.route, []).append(_condition(f, raw, alias))

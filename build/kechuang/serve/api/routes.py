@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlencode
 
 from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
+from markupsafe import Markup
 
 from kechuang.serve import http as web
 from kechuang.serve.api.collections import (
@@ -28,10 +29,13 @@ from kechuang.serve.api.csv_export import write_csv, write_excel_csv, write_xlsx
 from kechuang.serve.api.docs import render_docs
 from kechuang.serve.api.fastpath import finished, raw_key
 from kechuang.serve.api.items import fetch_item
+from kechuang.serve.api.localize import localized_document
 from kechuang.serve.api.openapi import openapi_document
 from kechuang.serve.api.pagination import Position, encode_cursor
 from kechuang.serve.api.query import ListQuery, known_params, list_params, parse_list_query
 from kechuang.serve.http import HttpError
+from kechuang.serve.search.matching import search_matches
+from kechuang.serve.site import routes as site
 from kechuang.serve.spreadsheets import XLSX, attachment
 from kechuang.serve.state import served_meta
 
@@ -55,12 +59,22 @@ class ApiState:
     cache: web.ResponseCache = field(default_factory=web.ResponseCache)
     finished: web.ResponseCache = field(default_factory=web.ResponseCache)
     _spec: dict[str, Any] | None = None
+    _localized: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def spec(self) -> dict[str, Any]:
         if self._spec is None:
             self._spec = openapi_document(self.catalog, self.release, self.examples)
         return self._spec
+
+    def localized(self, lang: str) -> dict[str, Any]:
+        """The document in `lang`: the spec itself in English, its translated copy (localize.py) in Chinese."""
+        if lang == "en":
+            return self.spec
+        if lang not in self._localized:
+            strings = site.strings(lang)["api_docs"]
+            self._localized[lang] = localized_document(self.spec, self.catalog, strings)
+        return self._localized[lang]
 
 
 _states: weakref.WeakKeyDictionary[Any, ApiState] = weakref.WeakKeyDictionary()
@@ -185,13 +199,37 @@ async def index_view(request, datasette) -> Response:
 
 
 async def openapi_view(request, datasette) -> Response:
-    """GET /api/v1/openapi.json: the OpenAPI 3.1 document, generated from the schemas."""
+    """GET /api/v1/openapi.json: the OpenAPI 3.1 document, generated from the schemas; `?lang=zh` (asked for
+    in the URL only: the contract does not change with a cookie) a copy described in Chinese."""
+    if site.requested_language(request) == "zh":
+        web.query_params(request, frozenset())
+        state = await api_state(datasette)
+        _accept(request, [JSON])  # not kept for the fast path, which does not see `lang`
+        return web.cached_response(request, web.json_body(state.localized("zh")), JSON_CONTENT, state.release, "zh")
     return await _document(request, datasette, JSON, JSON_CONTENT, lambda state: web.json_body(state.spec))
 
 
 async def docs_view(request, datasette) -> Response:
-    """GET /api/v1/docs: the human-readable reference, rendered from the OpenAPI document."""
-    return await _document(request, datasette, HTML, "text/html; charset=utf-8", lambda state: render_docs(state.spec))
+    """GET /api/v1/docs: the human-readable reference, rendered from the OpenAPI document, in the reader's
+    language (`?lang=`, cookie, Accept-Language, as every portal page), inside the portal's chrome."""
+    web.query_params(request, frozenset())
+    state = await api_state(datasette)
+    media = _accept(request, [HTML])
+    lang = site.request_language(request)
+    labels = site.strings(lang)["api_docs"]
+    key = ("docs", lang)
+    fragment = state.cache.get(key)
+    if fragment is None:
+        openapi_href = f"{PREFIX}/openapi.json" + ("?lang=zh" if lang == "zh" else "")
+        fragment = render_docs(state.localized(lang), labels, openapi_href)
+        state.cache.put(key, fragment, len(fragment))
+    context = {"page": {"body": Markup(fragment)}, "meta_description": labels["description"], "record_id": ""}
+    body = await datasette.render_template("portal/api_docs.html", context, request=request)
+    headers = {
+        "Vary": "Accept, Accept-Encoding, Accept-Language, Cookie, Authorization",
+        "Content-Language": site.i18n.HTML_LANG[lang],
+    }
+    return web.cached_response(request, body, HTML + "; charset=utf-8", state.release, f"{media}:{lang}", headers=headers)
 
 
 def _collection(state: ApiState, name: str):
@@ -254,6 +292,8 @@ async def _collection_page(request, datasette, suffix: str | None) -> Response:
     key = _cache_key(request, params, media)
     if cached := _respond(request, state, key, media):
         return cached
+    if query.search is not None:
+        query.matched = await search_matches(datasette, query.search, collection.name)
     rows, total, following = await run(datasette, lambda conn: _page(conn, query))
     next_url = _next_url(collection.path + (f".{suffix}" if suffix else ""), params, following)
     headers = {"Link": f'<{next_url}>; rel="next"'} if next_url else {}

@@ -91,5 +91,6 @@ def _present(row: dict[str, Any], names: dict[str, tuple[str, str]]) -> dict[str
         "masked": masked,
         "policy": {"id": policy, "title_zh": names.get(policy, ("", ""))[0], "title_en": names.get(policy, ("", ""))[1]},
         "url": f"/{DATABASE}/{ANSWERS}/{row['id']}",
+        "page_url": f"/{ANSWERS}/{row['id']}",
         "source_url": f"/policies/{policy}#{target_anchor(row['id'])}",
     }

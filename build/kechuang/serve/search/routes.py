@@ -23,7 +23,8 @@ from datasette.utils.asgi import Response
 from kechuang.serve import http as web
 from kechuang.serve.search.rank import MATCH_CAP
 from kechuang.serve.search.service import SearchIndex, SearchResult, load_search_index, run_search
-from kechuang.serve.site.routes import HTML, VARY, request_language
+from kechuang.serve.site.i18n import HTML_LANG
+from kechuang.serve.site.routes import HTML, VARY, request_language, strings
 from kechuang.serve.state import served_meta
 
 API_PATH = r"^/api/v1/search$"
@@ -173,11 +174,14 @@ def linked_answer(answer: dict[str, Any] | None, datasette) -> dict[str, Any] | 
     """The answer with its links under the portal's base URL."""
     if not answer:
         return None
-    targets = [
-        {**t, "url": datasette.urls.path(t["url"]), "source_url": datasette.urls.path(t["source_url"])}
-        for t in answer["targets"]
-    ]
+    linked = ("url", "page_url", "source_url")
+    targets = [{**t, **{k: datasette.urls.path(t[k]) for k in linked}} for t in answer["targets"]]
     return {**answer, "targets": targets}
+
+
+def linked_result(result: dict[str, Any], datasette) -> dict[str, Any]:
+    """A result with its links under the portal's base URL: `page_url` its page of the site, `url` its row."""
+    return {**result, "url": datasette.urls.path(result["url"]), "page_url": datasette.urls.path(result["page_url"])}
 
 
 async def search_api(request, datasette) -> Response:
@@ -189,7 +193,7 @@ async def search_api(request, datasette) -> Response:
     release = await web.data_release(datasette)
     context = await search_context(datasette)
     found = await execute_search(datasette, context, read_params(params, context))
-    results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
+    results = [linked_result(r, datasette) for r in found.results]
     payload = {
         "query": found.query,
         "total": found.total,
@@ -235,8 +239,20 @@ def facet_links(
     return linked
 
 
+# The page says what went wrong in the reader's language: error code → key of `search_page.errors` (site/i18n).
+PAGE_ERRORS = {"query_too_long": "too_long", "unavailable": "timeout", "search_unavailable": "unavailable"}
+
+
+def page_error(error: web.HttpError, lang: str) -> dict[str, str]:
+    """An error of the search as the page shows it: its code and the sentence for the reader."""
+    key = PAGE_ERRORS.get(error.code or "", "bad_param")
+    text = strings(lang)["search_page"]["errors"][key].format(max=MAX_QUERY_CHARS, param=error.param or "q")
+    return {"code": error.code or "bad_request", "text": text}
+
+
 async def search_page(datasette, request) -> Response:
-    """The search page: a form, then the results grouped by type, each in Chinese and English."""
+    """The search page, a page of the site in the reader's language: a form, then the results grouped by
+    type, each linking to its page of the site and to its row in the data view."""
     if request.method not in ("GET", "HEAD"):
         return web.error_response(405, f"{request.method} is not allowed here; use GET.")
     release = await web.data_release(datasette)
@@ -244,8 +260,9 @@ async def search_page(datasette, request) -> Response:
     for name in ("type", *FILTERS):
         if not args.get(name):
             args.pop(name, None)  # the form's "all types" option sends an empty type
+    lang = request_language(request)
     page: dict[str, Any] = {"q": args.get("q", ""), "error": None, "groups": [], "total": None}
-    page["answer"], page["facets"] = None, {}
+    page["answer"], page["facets"], page["filters"], page["next_url"] = None, {}, {}, None
     page["types"], page["selected_types"] = [], []
     status = 200
     try:
@@ -255,7 +272,7 @@ async def search_page(datasette, request) -> Response:
             params = read_params(args, context, default_limit=PAGE_LIMIT)
             found = await execute_search(datasette, context, params, html_titles=True)
             page["selected_types"] = params.types
-            results = [{**r, "url": datasette.urls.path(r["url"])} for r in found.results]
+            results = [linked_result(r, datasette) for r in found.results]
             page["total"] = found.total
             page["groups"] = group_results(results, context.labels)
             page["answer"] = linked_answer(found.answer, datasette)
@@ -265,9 +282,8 @@ async def search_page(datasette, request) -> Response:
                 query = [*_query_of(params), ("limit", params.limit), ("offset", params.offset + params.limit)]
                 page["next_url"] = datasette.urls.path("/-/search?" + urlencode(query))
     except web.HttpError as error:
-        page["error"], status = error.message, error.status
+        page["error"], status = page_error(error, lang), error.status
     body = await datasette.render_template("search.html", page, request=request)
     # The results are bilingual; the site's header and footer around them follow the reader's language.
-    headers = {"Vary": VARY, **({"Cache-Control": "no-store"} if status != 200 else {})}
-    lang = request_language(request)
+    headers = {"Vary": VARY, "Content-Language": HTML_LANG[lang], **({"Cache-Control": "no-store"} if status != 200 else {})}
     return web.cached_response(request, body, HTML, release, variant=lang, status=status, headers=headers)

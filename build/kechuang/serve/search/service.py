@@ -14,6 +14,7 @@ from typing import Any
 from kechuang.model.search import CONTEXT, PLACES, POLICIES, RECORDS, TERMS, UNITS, shard_names
 from kechuang.serve.search.answer import find_answer
 from kechuang.serve.search.intent import Vocabulary
+from kechuang.serve.search.landing import land_policies
 from kechuang.serve.search.query import Lexicon, ParsedQuery, parse_query
 from kechuang.serve.search.rank import FACETS, rank_matches
 from kechuang.serve.search.snippets import Needles, best_snippet, highlight
@@ -75,6 +76,8 @@ def present(record: dict[str, Any], score: float, needles: Needles, html_titles:
         "snippet_zh": best_snippet([record["quote_zh"], record["body_zh"], record["title_zh"]], needles, "zh"),
         "snippet_en": best_snippet([record["quote_en"], record["body_en"], record["title_en"]], needles, "en"),
         "url": record["url"],
+        # an index built before records knew their page: the row is the page
+        "page_url": record.get("page_url") or record["url"],
         "score": float(f"{score:.6g}"),  # significant digits: a weak match is small, never 0
     }
     if html_titles:
@@ -114,6 +117,7 @@ def run_search(
     records = fetch_records(conn, [h.rowid for h in ranked.hits])
     needles = Needles.of(parsed)
     results = [present(records[h.rowid], h.score, needles, html_titles) for h in ranked.hits if h.rowid in records]
+    land_policies(conn, results, needles)
     answer = None
     if offset == 0:
         ids = {rowid: record["id"] for rowid, record in records.items()}

@@ -1,16 +1,21 @@
 """The indicator timeline: every target of one indicator by jurisdiction and year, drawn on the server.
 
 The chart is computed here as plain numbers and strings; the template writes the SVG elements, so every
-label is escaped like any other text. One point per target, one colour and shape per jurisdiction (so the
-chart reads without colour), a band below the axis for targets whose figure the source masks (never
-drawn as zero), and the same targets in a table beside it.
+label is escaped like any other text. One point per target, grouped by place (one colour a place) and
+kind of period (one marker shape a series, so the chart reads without colour), a band below the axis for
+targets whose figure the source masks (never drawn as zero), and the same targets in a table beside it.
+
+A line says "the same thing, year after year", so it joins two points only when they are the same metric,
+the same place, the same kind of period and the same comparator family (a floor with a floor, never with a
+ceiling), the figures are stated, and no other target of the series shares either year; two totals only
+when each is one year's total (`kechuang.model.comparability.spans_one_year`), since totals over different
+periods are different quantities. Everything else stands alone, named in the legend by place and period.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 from kechuang.serve.site.figures import group_digits
 from kechuang.text.numerals import format_number
@@ -27,6 +32,27 @@ class Tick:
     label: str
 
 
+@dataclass(frozen=True)
+class ChartTarget:
+    """One target as the chart needs it: what it measures, where, for which kind of period, and its value."""
+
+    target_id: str
+    metric: str  # what is counted, in which base unit: targets of different metrics are never joined
+    place: str  # jurisdiction id
+    place_name: str
+    period_kind: str  # kechuang.model.comparability.PERIOD_KIND of its period
+    kind_name: str  # the period kind in the page's language, for the legend
+    family: str  # kechuang.model.comparability.COMPARATOR_FAMILY of its comparator
+    deadline_year: int
+    value_base: float | None
+    masked: bool
+    href: str
+    label: str  # what a pointer or screen reader announces for the point (with the period kind)
+    value_max_base: float | None = None
+    one_year: bool = False  # stated by a document whose span is one year: a total is that year's figure
+    metric_name: str = ""  # named in the legend only when a chart holds several metrics
+
+
 @dataclass
 class Point:
     x: float
@@ -41,14 +67,21 @@ class Point:
 
 
 @dataclass
+class Line:
+    points: str  # SVG polyline points
+    target_ids: list[str]  # the targets it joins, left to right
+
+
+@dataclass
 class Series:
-    key: str
+    key: tuple[str, str, str]  # (metric, place, period kind)
     name: str
-    index: int
+    index: int  # colour class: one a place
     shape: str
     swatch: str  # the marker drawn at (8, 8) for the legend
+    period_kind: str
     points: list[Point] = field(default_factory=list)
-    line: str = ""  # polyline points joining the stated targets year by year
+    lines: list[Line] = field(default_factory=list)  # stretches of the same thing, year by year
 
 
 @dataclass
@@ -65,6 +98,10 @@ class Chart:
     series: list[Series]
     unit_label: str
     point_count: int
+
+    @property
+    def has_lines(self) -> bool:
+        return any(s.lines for s in self.series)
 
 
 def marker_path(shape: str, x: float, y: float, size: float = 6.0) -> str:
@@ -112,27 +149,54 @@ def tick_label(value: float, lang: str) -> str:
     return group_digits(value) if lang == "en" else format_number(round(value, 6))
 
 
-def timeline_chart(rows: list[dict[str, Any]], lang: str, unit_label: str, unit_factor: float) -> Chart:
-    """Lay out the targets of one indicator; `rows` carry target_id, series_key, series_name, deadline_year,
-    value_base, value_max_base, masked, href and label; values are drawn in units of `unit_factor`."""
-    has_masked = any(r["masked"] for r in rows)
+def joinable(a: ChartTarget, b: ChartTarget) -> bool:
+    """Whether a line may join two stated targets of one series (same metric, place and period kind):
+    the same comparator family, and for totals only one year's total with another."""
+    if a.family != b.family or a.deadline_year == b.deadline_year:
+        return False
+    return a.period_kind != "total" or (a.one_year and b.one_year)
+
+
+def series_lines(targets: list[ChartTarget], points: dict[str, Point]) -> list[Line]:
+    """The lines of one series: consecutive years, one stated target each, joinable, as polylines."""
+    by_year: dict[int, list[ChartTarget]] = {}
+    for t in targets:
+        if not t.masked:
+            by_year.setdefault(t.deadline_year, []).append(t)
+    runs: list[list[ChartTarget]] = []
+    run: list[ChartTarget] = []
+    for year in sorted(by_year):
+        alone = by_year[year][0] if len(by_year[year]) == 1 else None  # two in one year: which to join is unknown
+        if alone and run and joinable(run[-1], alone):
+            run.append(alone)
+            continue
+        runs.append(run)
+        run = [alone] if alone else []
+    runs.append(run)
+    return [
+        Line(
+            " ".join(f"{format_number(points[t.target_id].x)},{format_number(points[t.target_id].y)}" for t in run),
+            [t.target_id for t in run],
+        )
+        for run in runs
+        if len(run) > 1
+    ]
+
+
+def timeline_chart(rows: list[ChartTarget], lang: str, unit_label: str, unit_factor: float) -> Chart:
+    """Lay out the targets of one indicator; values are drawn in units of `unit_factor`."""
+    has_masked = any(r.masked for r in rows)
     bottom = HEIGHT - (76 if has_masked else 44)
     masked_y = bottom + 50 if has_masked else None
     plot_width = WIDTH - LEFT - RIGHT
-    years = [r["deadline_year"] for r in rows] or [0]
+    years = [r.deadline_year for r in rows] or [0]
     first, last = min(years), max(years)
     slots = last - first + 1
 
     def x_of(year: int) -> float:
         return LEFT + (year - first + 0.5) * plot_width / slots
 
-    values = [
-        v / unit_factor
-        for r in rows
-        if not r["masked"]
-        for v in (r["value_base"], r["value_max_base"])
-        if v is not None
-    ]
+    values = [v / unit_factor for r in rows if not r.masked for v in (r.value_base, r.value_max_base) if v is not None]
     y_values = nice_ticks(max(values) if values else 0)
     top_value = y_values[-1] or 1.0
 
@@ -143,52 +207,60 @@ def timeline_chart(rows: list[dict[str, Any]], lang: str, unit_label: str, unit_
     x_ticks = [Tick(x_of(year), str(year)) for year in range(first, last + 1) if (year - first) % every == 0]
     y_ticks = [Tick(y_of(v), tick_label(v, lang)) for v in y_values]
 
-    series: dict[str, Series] = {}
-    for row in rows:
-        key = row["series_key"]
-        if key not in series:
-            index = len(series)
-            shape = SHAPES[index % len(SHAPES)]
-            series[key] = Series(key, row["series_name"], index % SERIES_CLASSES, shape, marker_path(shape, 8, 8, 5))
+    # series grouped by place (in order of first appearance), then by metric and kind of period as they come
+    places = list(dict.fromkeys(r.place for r in rows))
+    keys = sorted(dict.fromkeys((r.metric, r.place, r.period_kind) for r in rows), key=lambda k: places.index(k[1]))
+    metrics = {k[0] for k in keys}
+    first_of = {k: next(r for r in rows if (r.metric, r.place, r.period_kind) == k) for k in keys}
+    series: dict[tuple[str, str, str], Series] = {}
+    for number, key in enumerate(keys):
+        row = first_of[key]
+        shape = SHAPES[number % len(SHAPES)]
+        parts = [row.metric_name] if len(metrics) > 1 and row.metric_name else []
+        series[key] = Series(
+            key=key,
+            name=" · ".join([*parts, row.place_name, row.kind_name]),
+            index=places.index(row.place) % SERIES_CLASSES,
+            shape=shape,
+            swatch=marker_path(shape, 8, 8, 5),
+            period_kind=row.period_kind,
+        )
     # targets sharing a year (and band) sit side by side, not on top of each other
     crowd: dict[tuple[int, bool], int] = {}
     for row in rows:
-        slot = (row["deadline_year"], row["masked"])
+        slot = (row.deadline_year, row.masked)
         crowd[slot] = crowd.get(slot, 0) + 1
     seen: dict[tuple[int, bool], int] = {}
-    year_of = {row["target_id"]: row["deadline_year"] for row in rows}
-    for row in sorted(rows, key=lambda r: (r["deadline_year"], list(series).index(r["series_key"]), r["target_id"])):
-        slot = (row["deadline_year"], row["masked"])
+    placed: dict[str, Point] = {}
+    for row in sorted(
+        rows, key=lambda r: (r.deadline_year, keys.index((r.metric, r.place, r.period_kind)), r.target_id)
+    ):
+        slot = (row.deadline_year, row.masked)
         position = seen.get(slot, 0)
         seen[slot] = position + 1
         spread = min(14.0, (plot_width / slots) * 0.7 / max(crowd[slot], 1))
-        x = x_of(row["deadline_year"]) + (position - (crowd[slot] - 1) / 2) * spread
-        one = series[row["series_key"]]
-        if row["masked"]:
+        x = x_of(row.deadline_year) + (position - (crowd[slot] - 1) / 2) * spread
+        one = series[(row.metric, row.place, row.period_kind)]
+        if row.masked or row.value_base is None:
             y, range_to = float(masked_y or bottom), None
         else:
-            y = y_of(row["value_base"] / unit_factor)
-            high = row.get("value_max_base")
-            range_to = y_of(high / unit_factor) if high is not None else None
-        one.points.append(
-            Point(
-                x=round(x, 2),
-                y=round(y, 2),
-                target_id=row["target_id"],
-                href=row["href"],
-                label=row["label"],
-                masked=row["masked"],
-                shape=one.shape,
-                path=marker_path(one.shape, x, y),
-                range_to=round(range_to, 2) if range_to is not None else None,
-            )
+            y = y_of(row.value_base / unit_factor)
+            range_to = y_of(row.value_max_base / unit_factor) if row.value_max_base is not None else None
+        point = Point(
+            x=round(x, 2),
+            y=round(y, 2),
+            target_id=row.target_id,
+            href=row.href,
+            label=row.label,
+            masked=row.masked,
+            shape=one.shape,
+            path=marker_path(one.shape, x, y),
+            range_to=round(range_to, 2) if range_to is not None else None,
         )
-    for one in series.values():
-        # a line only where it means "the same place, year after year": one stated target per year
-        stated = sorted((p for p in one.points if not p.masked), key=lambda p: p.x)
-        years = [y for y in (year_of[p.target_id] for p in stated)]
-        if len(years) > 1 and len(set(years)) == len(years):
-            one.line = " ".join(f"{format_number(p.x)},{format_number(p.y)}" for p in stated)
+        one.points.append(point)
+        placed[row.target_id] = point
+    for key, one in series.items():
+        one.lines = series_lines([r for r in rows if (r.metric, r.place, r.period_kind) == key], placed)
     return Chart(
         width=WIDTH,
         height=HEIGHT,

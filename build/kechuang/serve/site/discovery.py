@@ -148,12 +148,23 @@ def json_ld_script(data: dict[str, Any]) -> Markup:
     return Markup(f'<script type="application/ld+json">\n{text}\n</script>')
 
 
-def report_problem_href(config: dict[str, Any], subject: str, body: str) -> str | None:
-    """A prefilled `mailto:` (or, without an e-mail, an issue-tracker URL with title and body) to the
-    channel configured under `plugins: kechuang: report_problem:` in metadata.yml; None when there is none."""
+REPORT_KINDS = ("email", "issue_url")  # the channels metadata.yml may name, in the order they are offered
+
+
+def report_links(config: dict[str, Any], subject: str, body: str) -> list[dict[str, str]]:
+    """Prefilled links to the channels configured under `plugins: kechuang: report_problem:` in metadata.yml:
+    a `mailto:` for `email`, a new-issue URL for `issue_url` (title and body appended as `title=` and `body=`,
+    as GitHub, Gitea and Forgejo read them, or put where the URL says `{title}` and `{body}`, e.g. GitLab's
+    `…/issues/new?issue[title]={title}&issue[description]={body}`). Empty when none is configured."""
     channel = config.get("report_problem") or {}
+    links = []
     if email := channel.get("email"):
-        return f"mailto:{quote(email, safe='@')}?" + urlencode({"subject": subject, "body": body}, quote_via=quote)
+        query = urlencode({"subject": subject, "body": body}, quote_via=quote)
+        links.append({"kind": "email", "href": f"mailto:{quote(email, safe='@')}?{query}"})
     if issue_url := channel.get("issue_url"):
-        return issue_url + ("&" if "?" in issue_url else "?") + urlencode({"title": subject, "body": body})
-    return None
+        if "{title}" in issue_url or "{body}" in issue_url:
+            href = issue_url.replace("{title}", quote(subject, safe="")).replace("{body}", quote(body, safe=""))
+        else:
+            href = issue_url + ("&" if "?" in issue_url else "?") + urlencode({"title": subject, "body": body})
+        links.append({"kind": "issue_url", "href": href})
+    return links

@@ -7,34 +7,23 @@ turns those into 404 and 400 responses.
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from kechuang.model import Model
-from kechuang.model.comparability import PERIOD_KIND
+from kechuang.model.comparability import COMPARATOR_FAMILY, PERIOD_KIND, spans_one_year
 from kechuang.model.metadata import DATABASE_NAME as DATABASE
-from kechuang.serve.api.collections import catalog_of
-from kechuang.serve.api.query import parse_list_query
-from kechuang.serve.http import HttpError
-from kechuang.serve.site.charts import timeline_chart
+from kechuang.serve.site import renames
+from kechuang.serve.site.charts import ChartTarget, timeline_chart
 from kechuang.serve.site.figures import describe_target, english_number
+from kechuang.serve.site.folding import group_by_document
 from kechuang.serve.site.reader import Mark, read_policy
 from kechuang.text.numerals import format_number
 
 Query = Callable[[str, dict[str, Any] | list[Any] | None], Awaitable[list[dict[str, Any]]]]
-PAGE_SIZE = 50
-# The targets browser's filters: page parameter → the /api/v1/targets filter whose SQL it uses.
-TARGET_FILTERS = {
-    "jurisdiction": "jurisdiction",
-    "policy": "policy",
-    "year": "deadline_year",
-    "indicator": "indicator",
-    "agency": "agency",
-    "status": "status",
-}
+INDEX_OPEN_UP_TO = 12  # the reader's list of a document's targets starts folded when longer (one tap opens it)
 
 
 class NotFound(Exception):
@@ -128,7 +117,7 @@ left join measures m on m.id = t.measure_id
 """
 
 
-async def _target_cards(query: Query, rows: list[dict[str, Any]], req: PageRequest) -> list[dict[str, Any]]:
+async def target_cards(query: Query, rows: list[dict[str, Any]], req: PageRequest) -> list[dict[str, Any]]:
     """Targets as the templates show them: words for the figure, agencies lead first, the source link."""
     units = await _units(query)
     agencies = await _agencies_of_measures(query, sorted({r["measure_id"] for r in rows if r["measure_id"]}), req.lang)
@@ -211,109 +200,11 @@ async def home(query: Query, req: PageRequest) -> dict[str, Any]:
     }
 
 
-def _int_param(args: dict[str, str], name: str, low: int, high: int) -> int | None:
-    raw = args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise BadRequest(name, f"{name} must be a whole number from {low} to {high}, not {raw[:40]!r}")
-    return int(raw)
-
-
-async def targets(query: Query, req: PageRequest) -> dict[str, Any]:
-    """The targets browser: filter by jurisdiction, policy, deadline year, indicator, agency and status."""
-    args = req.args
-    year = _int_param(args, "year", 1900, 2100)
-    page = _int_param(args, "page", 1, 100_000) or 1
-    chosen = {name: args.get(name, "").strip() for name in TARGET_FILTERS}
-    if year is not None:
-        chosen["year"] = str(year)
-    clause, params = _target_conditions(req.model, chosen)
-    total = (await query(f"select count(*) as n from targets t join policies p on p.id = t.policy_id{clause}", params))[
-        0
-    ]["n"]
-    pages = max(1, math.ceil(total / PAGE_SIZE))
-    rows = await query(
-        f"""{TARGET_SELECT}{clause}
-            order by t.deadline_year, p.jurisdiction_id, t.policy_id, coalesce(m.ordinal, 0), t.id
-            limit {PAGE_SIZE} offset {(page - 1) * PAGE_SIZE}""",
-        params,
-    )
-    options = await _target_filter_options(query, req.lang)
-    kept = {k: v for k, v in chosen.items() if v}
-
-    def page_href(number: int) -> str:
-        from urllib.parse import urlencode
-
-        return "/targets?" + urlencode({**kept, "page": number}) if number > 1 else "/targets?" + urlencode(kept)
-
-    return {
-        "filters": chosen,
-        "options": options,
-        "total": total,
-        "page": page,
-        "pages": pages,
-        "previous_href": page_href(page - 1) if page > 1 else None,
-        "next_href": page_href(page + 1) if page < pages else None,
-        "targets": await _target_cards(query, rows, req),
-        "filtered": bool(kept),
-    }
-
-
-def _target_conditions(model: Model, chosen: dict[str, str]) -> tuple[str, list[Any]]:
-    """The WHERE clause of the chosen filters, generated as /api/v1/targets generates it from the model."""
-    collection = catalog_of(model).collections["targets"]
-    wanted = {TARGET_FILTERS[name]: value for name, value in chosen.items() if value}
-    try:
-        listed = parse_list_query(collection, wanted)
-    except HttpError as refused:
-        page_param = next((k for k, v in TARGET_FILTERS.items() if v == refused.param), refused.param or "")
-        raise BadRequest(page_param, refused.message.replace(refused.param or "", page_param, 1)) from None
-    return listed.where(with_cursor=False)
-
-
-async def _target_filter_options(query: Query, lang: str) -> dict[str, list[dict[str, Any]]]:
-    """The choices of each filter: only values that some target has, with how many targets each."""
-    jurisdictions = await query(
-        """select j.id, j.name_zh, j.name_en, count(*) as n from targets t join policies p on p.id = t.policy_id
-           join jurisdictions j on j.id = p.jurisdiction_id group by j.id order by j.id""",
-        None,
-    )
-    policies = await query(
-        """select p.id, p.title_zh, p.title_en, count(*) as n from targets t join policies p on p.id = t.policy_id
-           group by p.id order by p.id""",
-        None,
-    )
-    years = await query(
-        "select deadline_year as id, count(*) as n from targets group by deadline_year order by deadline_year", None
-    )
-    indicators = await query(
-        """select i.id, i.name_zh, i.name_en, count(*) as n from targets t join indicators i on i.id = t.indicator_id
-           group by i.id order by i.id""",
-        None,
-    )
-    agencies = await query(
-        """select a.id, a.name_zh, a.name_en, count(distinct t.id) as n from targets t
-           join measure_agencies ma on ma.measure_id = t.measure_id join agencies a on a.id = ma.agency_id
-           group by a.id order by a.jurisdiction_id, a.id""",
-        None,
-    )
-    statuses = await query("select status as id, count(*) as n from targets group by status order by status", None)
-    return {
-        "jurisdiction": [{"id": r["id"], "label": pick(r, "name", lang), "n": r["n"]} for r in jurisdictions],
-        "policy": [{"id": r["id"], "label": pick(r, "title", lang), "n": r["n"]} for r in policies],
-        "year": [{"id": str(r["id"]), "label": str(r["id"]), "n": r["n"]} for r in years],
-        "indicator": [{"id": r["id"], "label": pick(r, "name", lang), "n": r["n"]} for r in indicators],
-        "agency": [{"id": r["id"], "label": pick(r, "name", lang), "n": r["n"]} for r in agencies],
-        "status": [{"id": r["id"], "label": r["id"], "n": r["n"]} for r in statuses],
-    }
-
-
 async def target(query: Query, req: PageRequest) -> dict[str, Any]:
     rows = await query(f"{TARGET_SELECT} where t.id = :id", {"id": req.key})
     if not rows:
         raise NotFound("target", req.key)
-    card = (await _target_cards(query, rows, req))[0]
+    card = (await target_cards(query, rows, req))[0]
     measure = None
     if rows[0]["measure_id"]:
         found = await query("select * from measures where id = :id", {"id": rows[0]["measure_id"]})
@@ -370,7 +261,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
         params,
     )
     target_rows = await query(f"{TARGET_SELECT} where t.policy_id = :id order by t.quote_start, t.id", params)
-    cards = await _target_cards(query, target_rows, req)
+    cards = await target_cards(query, target_rows, req)
     kind_word = req.strings["kinds"]
     marks = [
         Mark(
@@ -380,12 +271,14 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
             card["href"],
             req.strings["policy"]["ref_target"].format(name=card["name"], summary=card["figure"]["summary"]),
             "target",
+            r["quote_en"] or "",
         )
         for r, card in zip(target_rows, cards, strict=True)
     ]
     for page_name, (table, mentions, key, prefix) in mention_kinds(req.model).items():
         rows = await query(
-            f"""select x.{key} as entity_id, x.measure_id, x.quote_start, x.quote_end, e.name_zh, e.name_en
+            f"""select x.{key} as entity_id, x.measure_id, x.quote_start, x.quote_end, x.quote_en, e.name_zh,
+                       e.name_en
                 from {mentions} x join {table} e on e.id = x.{key} join measures m on m.id = x.measure_id
                 where m.policy_id = :id order by x.quote_start""",
             params,
@@ -399,6 +292,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
                 f"/{page_name}/{r['entity_id']}",
                 req.strings["policy"]["ref_entity"].format(kind=kind_word[singular], name=pick(r, "name", req.lang)),
                 singular,
+                r["quote_en"] or "",
             )
             for r in rows
         ]
@@ -413,6 +307,7 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
         "caveat": pick(row, "caveat", req.lang),
         "reading": reading,
         "targets": cards,
+        "index_open_up_to": INDEX_OPEN_UP_TO,
         "marks": len([m for m in marks if m.start is not None]),
     }
 
@@ -504,7 +399,7 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
         f"{TARGET_SELECT} where t.indicator_id = :id order by t.deadline_year, p.jurisdiction_id, t.id",
         {"id": req.key},
     )
-    all_cards = await _target_cards(query, target_rows, req)
+    all_cards = await target_cards(query, target_rows, req)
     # one card, one chart point, per commitment; its restatements in the same document are further evidence
     restated: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for card in all_cards:
@@ -523,26 +418,36 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
         unit_label = unit["unit_zh"] if req.lang == "zh" else unit["unit_en"]
     else:
         factor, unit_label = 1.0, row["base_unit"]
+    # the chart joins only the same metric, place and kind of period (kechuang.serve.site.charts says when)
+    one_year = {
+        p["id"]: spans_one_year(p)
+        for p in await query("select id, issued_on, horizon_year, doc_type from policies", None)
+    }
+    kind_names = req.strings["moves"]["period_kind"]
     chart_rows = []
-    kinds = {PERIOD_KIND[r["period"]] for r in target_rows}
     for r, card in zip(target_rows, cards, strict=True):
         figure = card["figure"]
         kind = PERIOD_KIND[r["period"]]
-        name = card["jurisdiction"]["name"]
+        card["period_kind"] = kind_names[kind]
+        card["one_year_total"] = kind == "total" and one_year[r["policy_id"]]
         chart_rows.append(
-            {
-                "target_id": r["id"],
-                # a line joins only targets of one place and one kind of period (never a total and a yearly figure)
-                "series_key": f"{r['jurisdiction_id']}:{kind}",
-                "series_name": f"{name} · {req.strings['moves']['period_kind'][kind]}" if len(kinds) > 1 else name,
-                "deadline_year": r["deadline_year"],
-                "value_base": r["value_base"],
-                "value_max_base": r["value_max_base"],
-                "masked": figure["masked"] or r["value_base"] is None,
-                "href": card["href"],
-                "label": f"{card['jurisdiction']['name']} {r['deadline_year']}: {figure['summary']} "
-                f"({card['policy']['title']})",
-            }
+            ChartTarget(
+                target_id=r["id"],
+                metric=f"{r['indicator_id']}:{r['base_unit']}",
+                place=r["jurisdiction_id"],
+                place_name=card["jurisdiction"]["name"],
+                period_kind=kind,
+                kind_name=kind_names[kind],
+                family=COMPARATOR_FAMILY[r["comparator"]],
+                deadline_year=r["deadline_year"],
+                value_base=r["value_base"],
+                value_max_base=r["value_max_base"],
+                masked=figure["masked"] or r["value_base"] is None,
+                one_year=one_year[r["policy_id"]],
+                href=card["href"],
+                label=f"{card['jurisdiction']['name']} {r['deadline_year']}, {kind_names[kind]}: "
+                f"{figure['summary']} ({card['policy']['title']})",
+            )
         )
     chart = timeline_chart(chart_rows, req.lang, unit_label, factor) if chart_rows else None
     years = [r["deadline_year"] for r in target_rows]
@@ -563,38 +468,57 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
 
 
 async def agencies(query: Query, req: PageRequest) -> dict[str, Any]:
+    """Agencies by place: the measures each leads and shares and their targets, ordered as `?sort=` asks
+    (renames.SORTS); a renamed agency links to its new name, whose row adds up both."""
+    sort = req.args.get("sort", "").strip() or renames.SORTS[0]
+    if sort not in renames.SORTS:
+        raise BadRequest("sort", f"sort must be one of {', '.join(renames.SORTS)}, not {sort[:40]!r}")
     rows = await query(
-        """select w.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
+        """select w.*, a.successor_id, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
                   (select count(distinct t.id) from measure_agencies ma join targets t on t.measure_id = ma.measure_id
                    where ma.agency_id = w.id) as targets
-           from agency_workload w join jurisdictions j on j.id = w.jurisdiction_id
-           order by j.id, w.measures_led desc, w.measures_shared desc, w.id""",
+           from agency_workload w join agencies a on a.id = w.id join jurisdictions j on j.id = w.jurisdiction_id
+           order by j.id, w.id""",
         None,
     )
+    successors = {r["id"]: r["successor_id"] for r in rows}
+    names = {r["id"]: pick(r, "name", req.lang) for r in rows}
+    counts = {r["id"]: {"led": r["measures_led"] or 0, "shared": r["measures_shared"] or 0} for r in rows}
+    combined = renames.combined_counts(counts, successors)
+    earlier = renames.former_names(successors)
     groups: dict[str, dict[str, Any]] = {}
     for r in rows:
         group = groups.setdefault(
             r["jurisdiction_id"],
             {"id": r["jurisdiction_id"], "name": pick(r, "jurisdiction", req.lang), "agencies": []},
         )
+        latest = renames.latest_name(successors, r["id"])
         group["agencies"].append(
             {
                 "id": r["id"],
-                "name": pick(r, "name", req.lang),
+                "name": names[r["id"]],
                 "name_zh": r["name_zh"],
+                "name_en": r["name_en"],
                 "kind": r["kind"],
-                "led": r["measures_led"] or 0,
-                "shared": r["measures_shared"] or 0,
+                **counts[r["id"]],
                 "targets": r["targets"],
+                "renamed_to": {"id": latest, "name": names[latest]} if latest != r["id"] else None,
+                "formerly": [{"id": i, "name": names[i]} for i in earlier.get(r["id"], [])],
+                "combined": combined.get(r["id"]),
             }
         )
+    for group in groups.values():
+        group["agencies"].sort(key=renames.sort_key(sort, req.lang))
+        group["led"] = sum(a["led"] for a in group["agencies"])
+        group["shared"] = sum(a["shared"] for a in group["agencies"])
     # the places whose agencies carry the most measures first (Wuhan before a development zone)
-    ordered = sorted(groups.values(), key=lambda g: (-sum(a["led"] + a["shared"] for a in g["agencies"]), g["id"]))
-    return {"groups": ordered, "total": len(rows)}
+    ordered = sorted(groups.values(), key=lambda g: (-(g["led"] + g["shared"]), g["id"]))
+    return {"groups": ordered, "total": len(rows), "sort": sort, "sorts": renames.SORTS}
 
 
 async def agency(query: Query, req: PageRequest) -> dict[str, Any]:
-    """An agency and what it is responsible for: the measures it leads or shares and their targets."""
+    """An agency and what it is responsible for, by document (newest first, long ones folded): the measures
+    it leads or shares, each with its targets; its former or later names, with their counts together."""
     found = await query(
         """select a.*, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en
            from agencies a join jurisdictions j on j.id = a.jurisdiction_id where a.id = :id""",
@@ -603,35 +527,55 @@ async def agency(query: Query, req: PageRequest) -> dict[str, Any]:
     if not found:
         raise NotFound("agency", req.key)
     row = found[0]
+    workload = await query(
+        """select w.id, w.name_zh, w.name_en, w.measures_led, w.measures_shared, a.successor_id
+           from agency_workload w join agencies a on a.id = w.id""",
+        None,
+    )
+    successors = {w["id"]: w["successor_id"] for w in workload}
+    names = {w["id"]: pick(w, "name", req.lang) for w in workload}
+    counts = {w["id"]: {"led": w["measures_led"] or 0, "shared": w["measures_shared"] or 0} for w in workload}
+    latest = renames.latest_name(successors, req.key)
     measures = await query(
         """select ma.role, ma.position, m.id, m.section, m.title_zh, m.title_en, m.kind, m.policy_id,
-                  p.title_zh as policy_title_zh, p.title_en as policy_title_en
+                  p.title_zh as policy_title_zh, p.title_en as policy_title_en, p.issued_on
            from measure_agencies ma join measures m on m.id = ma.measure_id join policies p on p.id = m.policy_id
-           where ma.agency_id = :id order by ma.role = 'lead' desc, p.id, m.ordinal""",
+           where ma.agency_id = :id order by p.issued_on is null, p.issued_on desc, p.id, m.ordinal""",
         {"id": req.key},
     )
     target_rows = await query(
         f"""{TARGET_SELECT} where t.measure_id in (select measure_id from measure_agencies where agency_id = :id)
-            order by t.deadline_year, t.policy_id, t.id""",
+            order by t.quote_start is null, t.quote_start, t.id""",
         {"id": req.key},
     )
+    cards = await target_cards(query, target_rows, req)
+    targets_of: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for card in cards:
+        targets_of[card["measure"]["id"] if card["measure"] else ""].append(card)
+    items = [
+        {
+            "id": m["id"],
+            "role": m["role"],
+            "section": m["section"],
+            "title": pick(m, "title", req.lang),
+            "policy": {"id": m["policy_id"], "title": pick(m, "policy_title", req.lang), "issued_on": m["issued_on"]},
+            "href": f"/policies/{m['policy_id']}#m-{m['id']}",
+            "targets": targets_of.get(m["id"], []),
+        }
+        for m in measures
+    ]
     return {
         "agency": row,
         "name": pick(row, "name", req.lang),
         "note": pick(row, "note", req.lang),
         "jurisdiction": pick(row, "jurisdiction", req.lang),
-        "measures": [
-            {
-                "id": m["id"],
-                "role": m["role"],
-                "section": m["section"],
-                "title": pick(m, "title", req.lang),
-                "policy": {"id": m["policy_id"], "title": pick(m, "policy_title", req.lang)},
-                "href": f"/policies/{m['policy_id']}#m-{m['id']}",
-            }
-            for m in measures
-        ],
-        "targets": await _target_cards(query, target_rows, req),
+        "counts": {**counts.get(req.key, {"led": 0, "shared": 0}), "targets": len(target_rows)},
+        "measures": items,  # each with its targets
+        "targets": cards,
+        "documents": group_by_document(items, lambda m: m["policy"], lambda m: 1 + len(m["targets"])),
+        "renamed_to": {"id": latest, "name": names[latest]} if latest != req.key else None,
+        "formerly": [{"id": i, "name": names[i]} for i in renames.former_names(successors).get(req.key, [])],
+        "combined": renames.combined_counts(counts, successors).get(latest),
     }
 
 
@@ -684,12 +628,24 @@ async def entity(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
     row = found[0]
     rows = await query(
         f"""select x.*, m.title_zh as measure_title_zh, m.title_en as measure_title_en, m.section, m.policy_id,
-                   p.title_zh as policy_title_zh, p.title_en as policy_title_en
+                   p.title_zh as policy_title_zh, p.title_en as policy_title_en, p.issued_on
             from {mentions} x join measures m on m.id = x.measure_id join policies p on p.id = m.policy_id
-            where x.{key} = :id order by p.id, m.ordinal""",
+            where x.{key} = :id order by p.issued_on is null, p.issued_on desc, p.id, m.ordinal""",
         {"id": req.key},
     )
     agencies = await _agencies_of_measures(query, sorted({r["measure_id"] for r in rows}), req.lang)
+    mentions = [
+        {
+            "quote_zh": r["quote_zh"],
+            "quote_en": r["quote_en"],
+            "measure": {"id": r["measure_id"], "title": pick(r, "measure_title", req.lang), "section": r["section"]},
+            "policy": {"id": r["policy_id"], "title": pick(r, "policy_title", req.lang), "issued_on": r["issued_on"]},
+            "source_href": f"/policies/{r['policy_id']}#{mention_anchor(prefix, row['id'], r['measure_id'])}",
+            "located": r["quote_start"] is not None,
+            "agencies": agencies.get(r["measure_id"], []),
+        }
+        for r in rows
+    ]
     return {
         "kind": kind,
         "amount": fund_amount(row, req.lang) if kind == "funds" else "",
@@ -697,20 +653,7 @@ async def entity(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
         "name": pick(row, "name", req.lang),
         "note": pick(row, "note", req.lang),
         "jurisdiction": pick(row, "jurisdiction", req.lang),
-        "mentions": [
-            {
-                "quote_zh": r["quote_zh"],
-                "quote_en": r["quote_en"],
-                "measure": {
-                    "id": r["measure_id"],
-                    "title": pick(r, "measure_title", req.lang),
-                    "section": r["section"],
-                },
-                "policy": {"id": r["policy_id"], "title": pick(r, "policy_title", req.lang)},
-                "source_href": f"/policies/{r['policy_id']}#{mention_anchor(prefix, row['id'], r['measure_id'])}",
-                "located": r["quote_start"] is not None,
-                "agencies": agencies.get(r["measure_id"], []),
-            }
-            for r in rows
-        ],
+        "mentions": mentions,
+        # by document, newest first, long ones folded
+        "documents": group_by_document(mentions, lambda x: x["policy"]),
     }

@@ -24,7 +24,18 @@ from datasette.utils.asgi import Request, Response
 
 from kechuang import assets
 from kechuang.serve import http as web
-from kechuang.serve.site import dictionary, discovery, downloads, i18n, markdown, pages
+from kechuang.serve.site import (
+    descriptions,
+    dictionary,
+    discovery,
+    downloads,
+    glossary,
+    i18n,
+    markdown,
+    pages,
+    renames,
+    targets_browser,
+)
 from kechuang.serve.state import served_meta, served_meta_now
 
 HTML = "text/html; charset=utf-8"
@@ -96,7 +107,7 @@ async def chrome(request, datasette) -> dict[str, Any]:
         release = {"version": "", "date": ""}
     chrome = chrome_for(request, release, origin=origin_of(request, datasette))
     config = datasette.plugin_config(PLUGIN_CONFIG) or {}
-    chrome["kc"]["report_href"] = functools.partial(discovery.report_problem_href, config)
+    chrome["kc"]["report_links"] = functools.partial(discovery.report_links, config)
     return chrome
 
 
@@ -182,7 +193,7 @@ def chrome_for(request, release: dict[str, str], origin: str = "") -> dict[str, 
                 for key, href in NAV
             ],
             "path": path,
-            "report_href": lambda subject, body: None,  # chrome() sets the configured channel
+            "report_links": lambda subject, body: [],  # chrome() sets the configured channels
             # for <meta>, Open Graph and hreflang: absolute when the request is known
             "url": origin + language_url(here, lang),
             "og_locale": i18n.OG_LOCALE[lang],
@@ -222,9 +233,14 @@ async def error_page(request, datasette, status: int, message: str, param: str |
     return Response("" if request.method == "HEAD" else body, status=status, headers=headers, content_type=HTML)
 
 
-async def render_page(request, datasette, template: str, context: dict[str, Any], lang: str) -> Response:
+async def render_page(
+    request, datasette, template: str, context: dict[str, Any], lang: str, record_id: str = ""
+) -> Response:
+    """The page; `record_id` marks a record's page (a route with an id), which gets "report a problem"; its
+    description (meta and Open Graph) is the page's own (descriptions.py)."""
     release = await web.data_release(datasette)
-    body = await datasette.render_template(template, {"page": context}, request=request)
+    extra = {"record_id": record_id, "meta_description": descriptions.describe(template, context, strings(lang))}
+    body = await datasette.render_template(template, {"page": context, **extra}, request=request)
     headers = {"Vary": VARY, "Content-Language": i18n.HTML_LANG[lang]}
     response = web.cached_response(request, body, HTML, release, variant=lang, headers=headers)
     chosen = i18n.normalise(requested_language(request))
@@ -256,7 +272,9 @@ def page(template: str, build: Builder) -> Callable:
             return await error_page(request, datasette, 404, str(missing), param="id")
         except pages.BadRequest as bad:
             return await error_page(request, datasette, 400, str(bad), param=bad.param)
-        return await render_page(request, datasette, template, context, lang)
+        except web.HttpError as refused:  # a service the page uses (search) is unavailable
+            return await error_page(request, datasette, refused.status, refused.message, param=refused.param)
+        return await render_page(request, datasette, template, context, lang, record_id=req.key)
 
     return view
 
@@ -422,8 +440,12 @@ def site_routes(datasette) -> list[Route]:
         Route(r"^/$", page("portal/home.html", pages.home), "Home: what the portal is, counts, search, entry points"),
         Route(
             r"^/targets$",
-            page("portal/targets.html", pages.targets),
-            "Targets browser; filters " + ", ".join(f"`{name}`" for name in (*pages.TARGET_FILTERS, "page")),
+            page("portal/targets.html", targets_browser.served(datasette)),
+            "Targets browser: keywords `q` (the bilingual search), filters "
+            + ", ".join(f"`{name}`" for name in targets_browser.FILTERS)
+            + ", `sort` ("
+            + ", ".join(f"`{name}`" for name in (targets_browser.RELEVANCE, *targets_browser.SORTS))
+            + "), `page`; facet counts under the other filters; the filtered set as CSV and JSON from /api/v1/targets",
         ),
         Route(r"^/targets/(?P<id>[^/]+)$", page("portal/target.html", pages.target), "One target"),
         Route(r"^/policies$", page("portal/policies.html", pages.policies), "The documents"),
@@ -431,7 +453,7 @@ def site_routes(datasette) -> list[Route]:
             r"^/policies/(?P<id>[^/]+)$",
             page("portal/policy.html", pages.policy),
             "Policy reader: full text, outline anchors `#sec-<ordinal>`, measures `#m-<id>`, source sentences "
-            "`#t-<target>`, `#pm-<platform>--<measure>`, `#fm-…`, `#em-…`",
+            "`#t-<target>`, `#pm-<platform>--<measure>`, `#fm-…`, `#em-…`, their English `#en-t-<target>`, `#en-pm-…`",
         ),
         Route(r"^/indicators$", page("portal/indicators.html", pages.indicators), "Indicators"),
         Route(
@@ -441,11 +463,21 @@ def site_routes(datasette) -> list[Route]:
             "of period only), with a data table; its scope and theme; how each promise moved, one sentence per "
             "step linking both sentences",
         ),
-        Route(r"^/agencies$", page("portal/agencies.html", pages.agencies), "Agencies by jurisdiction"),
+        Route(
+            r"^/agencies$",
+            page("portal/agencies.html", pages.agencies),
+            "Agencies by jurisdiction, with totals; `sort` " + ", ".join(f"`{key}`" for key in renames.SORTS),
+        ),
         Route(
             r"^/agencies/(?P<id>[^/]+)$",
             page("portal/agency.html", pages.agency),
-            "Agency: the measures it leads or shares and their targets",
+            "Agency: the measures it leads or shares and their targets, by document; its former or later names",
+        ),
+        Route(r"^/glossary$", page("portal/glossary.html", glossary.glossary), "Glossary: every term in both languages"),
+        Route(
+            r"^/glossary/(?P<id>[^/]+)$",
+            page("portal/glossary_term.html", glossary.glossary_term),
+            "Glossary term: both languages, other forms, meaning, and the records that use it",
         ),
     ]
     for kind in pages.mention_kinds(served_meta_now(datasette).model):
