@@ -6,6 +6,7 @@ Thin adapter: the logic lives in `kechuang.serve.security`.
 from datasette import hookimpl
 
 from kechuang.serve.security import bulkhead, connection, errors, guard
+from kechuang.serve.site import error_pages
 from kechuang.serve.state import served_meta_now
 
 
@@ -17,8 +18,9 @@ def prepare_connection(conn, database, datasette):
 @hookimpl(trylast=True)
 def asgi_wrapper(datasette):
     # trylast: applied after every other wrapper, so the guard is the outermost layer; inside it,
-    # visitor SQL gets its admission, budget and size cap (bulkhead.py).
-    return lambda app: guard.wrap(bulkhead.wrap(app, datasette))
+    # visitor SQL gets its admission, budget and size cap (bulkhead.py). A browser asking for a page gets a
+    # refusal as the site's error page (error_pages.py).
+    return lambda app: guard.wrap(bulkhead.wrap(app, datasette), page=error_pages.refusal_pages(datasette))
 
 
 @hookimpl

@@ -2,7 +2,7 @@
 
 from datasette import hookimpl
 
-from kechuang.serve.site import routes
+from kechuang.serve.site import error_pages, routes
 
 
 @hookimpl
@@ -25,3 +25,12 @@ def prepare_jinja2_environment(env, datasette):
     additions = routes.jinja_additions()
     env.globals.update(additions["globals"])
     env.filters.update(additions["filters"])
+
+
+@hookimpl
+def handle_exception(datasette, request, exception):
+    # an address that names no page (Datasette: "Database not found") gets the site's 404 page
+    async def inner():
+        return await error_pages.unknown_path(datasette, request, exception)
+
+    return inner

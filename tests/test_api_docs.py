@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from urllib.parse import urlparse
 
 import pytest
@@ -27,7 +28,15 @@ def test_docs_load_nothing_from_elsewhere_and_every_example_runs(browser, live_s
     assert hosts == {urlparse(live_sample_portal.base_url).netloc}
     spec = live_sample_portal.get(f"{API}/openapi.json").json()
     forms = page.locator("form.try")
-    assert forms.count() == len(spec["paths"])  # the sample has a record in every collection
+    downloads = page.locator(".also-as a[id]")  # a listing's .csv/.excel_csv/.xlsx: one line under it
+    # the sample has a record in every collection
+    assert forms.count() + downloads.count() == len(spec["paths"]) and downloads.count() > 0
+    for index in range(downloads.count()):
+        href = downloads.nth(index).get_attribute("href")
+        assert live_sample_portal.get(href).status_code == 200, href
+    # their parameters are the listing's, folded: the link under the listing opens them
+    page.locator("#list_targets .also-as a[href='#list_targets-parameters']").click()
+    assert page.evaluate("document.getElementById('list_targets-parameters').open")
     for index in range(forms.count()):
         form = forms.nth(index)
         form.locator("button").click()
@@ -56,6 +65,11 @@ def test_docs_state_the_stability_policy_and_document_every_endpoint(portal):
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
+def _section(body: str, operation_id: str) -> str:
+    section = body[body.index(f'<section class="op" id="{operation_id}"') :]
+    return section[: section.index("</section>")]
+
+
 def _text(fragment: str) -> str:
     return re.sub(r"<[^>]+>", "", fragment)
 
@@ -81,9 +95,15 @@ def test_docs_in_chinese_translate_every_summary_and_parameter_from_the_schemas(
     body = page.text
     assert '<html lang="zh-Hans"' in body and 'class="kc-header' in body and 'class="kc-footer' in body
     assert "<title>API 文档 · 科创开放数据</title>" in body
+    listings = {path.rpartition(".")[0] for path in chinese["paths"] if path.endswith((".csv", ".xlsx"))}
     for path, item in chinese["paths"].items():
         operation = item["get"]
         assert CJK.search(operation["summary"]), path
+        download = path.rpartition(".")[0] in listings
+        if download:  # a link in the one line under its listing, whose parameters it shares
+            path, operation = path.rpartition(".")[0], chinese["paths"][path.rpartition(".")[0]]["get"]
+            assert f'id="{item["get"]["operationId"]}"' in _section(body, operation["operationId"]), path
+            continue
         section = body[body.index(f'id="{operation["operationId"]}"') :]
         section = section[: section.index("</section>")]
         assert f"<strong>{operation['summary']}</strong>" in section, path
@@ -104,3 +124,73 @@ def test_docs_in_chinese_translate_every_summary_and_parameter_from_the_schemas(
     assert "<strong>List targets" in portal.get(f"{API}/docs", cookies={"kechuang_lang": "en"}).text
     assert "<strong>List targets" in portal.get(f"{API}/docs", headers={"Accept-Language": "en-GB"}).text
     assert "Stability policy" not in body and "稳定性承诺" in body
+
+
+class _Prose(HTMLParser):
+    """The text a reader reads as prose: outside code, preformatted examples, scripts and form controls (where
+    parameter names, URLs, enum values, media types and example data are)."""
+
+    SKIP = frozenset({"code", "pre", "script", "style", "select", "textarea"})
+    VOID = frozenset({"br", "input", "img", "hr", "meta", "link", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[str] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag not in self.VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            del self.open[len(self.open) - 1 - self.open[::-1].index(tag) :]
+
+    def handle_data(self, data: str) -> None:
+        if not self.SKIP.intersection(self.open):
+            self.texts.append(data)
+
+
+# English prose: three or more ASCII words in a row, separated by spaces and punctuation (a word starts with a
+# letter; "/", digits-first tokens and CJK break a run), e.g. "string or null", "A page of policies."
+ENGLISH_RUN = re.compile(r"[A-Za-z][\w'-]*(?:[\s,;:.()]+[A-Za-z][\w'-]*){2,}", re.ASCII)
+
+
+def test_docs_in_chinese_have_no_english_prose(portal):
+    """Every sentence of /api/v1/docs?lang=zh is Chinese: the response fields and schemas (openapi.py's sentences,
+    from zh.yaml, and the schemas' x_description_zh), the type labels, the statuses and media types; only code
+    (names, values, URLs, examples) stays as it is. The English page keeps the English words."""
+    body = portal.get(f"{API}/docs?lang=zh").text
+    fragment = body[body.index('<div class="api-docs"') :]
+    parser = _Prose()
+    parser.feed(fragment[: fragment.index("<script")])
+    english = sorted({match.group(0) for text in parser.texts for match in ENGLISH_RUN.finditer(text)})
+    assert english == [], english[:20]
+    assert "字符串或空" in fragment and "列表（每项：字符串）" in fragment  # the type labels
+    assert 'data-request-failed="请求失败"' in fragment  # the try-it script's error, in the page's language
+    english_page = portal.get(f"{API}/docs?lang=en").text
+    assert "string or null" in english_page and "What went wrong, for the person who must act." in english_page
+    assert 'data-request-failed="Request failed"' in english_page
+
+
+def test_docs_state_each_parameter_table_once_and_fold_the_details(portal):
+    """The downloads of a listing share its parameters, so its table is not repeated for them (it was, three
+    times per collection: a page 339,149 px tall on a phone); an endpoint's parameters and responses are folded
+    under its summary and example, reachable by a link (#<operationId>-parameters)."""
+    spec = portal.get(f"{API}/openapi.json").json()
+    body = portal.get(f"{API}/docs?lang=en").text
+    downloads = [path for path in spec["paths"] if path.endswith((".csv", ".excel_csv", ".xlsx"))]
+    assert downloads
+    shown = [path for path in spec["paths"] if path not in downloads]
+    assert body.count('<section class="op"') == len(shown)
+    assert body.count("<th>parameter</th>") == sum(bool(spec["paths"][p]["get"].get("parameters")) for p in shown)
+    assert body.count('<details class="op-part"') == 2 * len(shown) and "<details open" not in body
+    for path in downloads:
+        listing = path.rpartition(".")[0]
+        section = _section(body, spec["paths"][listing]["get"]["operationId"])
+        operation_id = spec["paths"][path]["get"]["operationId"]
+        assert f'<a id="{operation_id}" href="{path}?limit=3"' in section, path
+        assert f'href="#{spec["paths"][listing]["get"]["operationId"]}-parameters"' in section
+        # the download takes the listing's parameters, except the format its path already names
+        own = {p["name"] for p in spec["paths"][path]["get"]["parameters"]}
+        assert own == {p["name"] for p in spec["paths"][listing]["get"]["parameters"]} - {"format"}

@@ -130,7 +130,8 @@ def datasette_pages(db: Path) -> dict[str, tuple[str, int, dict[str, str]]]:
         "query": ("/kechuang?sql=select+id+from+agencies", 200, label("run_sql")),
         "canned query": ("/kechuang/targets_due_by_year?year=2030", 200, label("edit_sql")),
         "table error": ("/kechuang/no_such_table", 404, {k: v["table_not_found"] for k, v in _messages().items()}),
-        "database error": ("/no-such-page", 404, {k: v["database_not_found"] for k, v in _messages().items()}),
+        # an address that names no page: the site's 404 (kechuang.serve.site.error_pages), not "Database not found"
+        "unknown address": ("/no-such-page", 404, {k: v["errors"]["titles"]["404"] for k, v in CATALOGUES.items()}),
         "bad sort": (
             "/kechuang/agencies?_sort=nope",
             400,

@@ -438,6 +438,8 @@ def expected_page(db, kind: str, key: str) -> str:
         return f"/policies/{policy}#sec-{ordinal[0][0]}"
     if kind == "jurisdictions":
         return f"/targets?jurisdiction={key}"
+    if kind == "themes":
+        return f"/indicators?theme={key}"
     return ""  # a table without pages: the row
 
 

@@ -267,6 +267,32 @@ def test_the_chart_draws_one_point_per_target(browser, portal: Portal):
         context.close()
 
 
+def test_chart_markers_are_tap_targets_and_the_chart_table_fits_a_phone(browser, portal: Portal):
+    """At 375 px every point link is at least 24 px each way (its invisible disc), and the table under the
+    chart is stacked into cards instead of scrolling sideways (the audit: 6.6-8.1 px markers, an 864 px table)."""
+    indicator, _n = one(
+        portal.db,
+        "select indicator_id, count(*) from targets where indicator_id is not null group by 1 order by 2 desc",
+    )
+    context, page, problems = new_page(browser, width=375, locale="en-GB")
+    try:
+        page.goto(f"{portal.base_url}/indicators/{indicator}?lang=en")
+        boxes = page.locator("svg.chart a.point-link").evaluate_all(
+            "links => links.map(a => { const r = a.getBoundingClientRect(); return [r.width, r.height]; })"
+        )
+        assert boxes and min(min(w, h) for w, h in boxes) >= 24, boxes
+        widths = page.evaluate(
+            """() => { const wrap = document.querySelector('.chart-layout .table-wrap');
+                       return [wrap.scrollWidth, wrap.clientWidth, document.documentElement.scrollWidth]; }"""
+        )
+        assert widths[0] <= widths[1] + 1 and widths[2] <= 375, widths
+        figure = page.locator(".chart-table td.figure").first.bounding_box()
+        assert figure and figure["x"] + figure["width"] <= 375, "the figure as written is on screen"
+        assert problems == []
+    finally:
+        context.close()
+
+
 CONTRAST_SCRIPT = """
 () => {
   const parse = c => { const m = c.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;

@@ -291,7 +291,7 @@ def test_indicator_page_has_accessible_chart_and_a_table_row_per_target(portal: 
     svg = body[body.index('<svg class="chart"') : body.index("</svg>", body.index('<svg class="chart"'))]
     assert 'role="group"' in svg and "<title" in svg and "<desc" in svg
     assert len(re.findall(r'<path class="point( masked)?" ', svg)) == n
-    table = body[body.index('<table class="data-table">') : body.index("</table>")]
+    table = body[body.index('<table class="data-table chart-table">') : body.index("</table>")]
     assert table.count("<tr>") == n + 1
 
 

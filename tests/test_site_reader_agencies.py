@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections import defaultdict
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -233,10 +234,23 @@ def test_the_agencies_list_sorts_and_totals(portal: InProcessPortal):
         assert names == sorted(names)
     body = portal.get("/agencies?sort=name&lang=en").text
     assert '<a href="?sort=name" aria-current="true">' in body and 'aria-sort="ascending"' in body
-    for place, table in re.findall(r'<h2 id="j-([^"]+)">.*?<tfoot>(.*?)</tfoot>', body, re.S):
-        led, shared = re.findall(r"<td>(\d+)</td>", table)
-        members = [w for w in workload.values() if w["place"] == place]
-        assert (int(led), int(shared)) == (sum(w["led"] for w in members), sum(w["shared"] for w in members))
+    # a place's totals count each measure and target once: measures some agency of the place leads, measures
+    # some agency of it shares, the targets of any measure an agency of it has (not the sum of the rows)
+    led_by, shared_by, targets_of = (defaultdict(set) for _ in range(3))
+    measure_targets = defaultdict(set)
+    for target, measure in rows(portal.db, "select id, measure_id from targets where measure_id is not null"):
+        measure_targets[measure].add(target)
+    for measure, agency, role in rows(portal.db, "select measure_id, agency_id, role from measure_agencies"):
+        place = workload[agency]["place"]
+        (led_by if role == "lead" else shared_by)[place].add(measure)
+        targets_of[place] |= measure_targets[measure]
+    totals = dict(re.findall(r'<h2 id="j-([^"]+)">.*?<tfoot>(.*?)</tfoot>', body, re.S))
+    assert set(totals) == {w["place"] for w in workload.values()}
+    for place, table in totals.items():
+        shown = tuple(int(n) for n in re.findall(r"<td>(\d+)</td>", table))
+        assert shown == (len(led_by[place]), len(shared_by[place]), len(targets_of[place])), place
+    wuhan = [w for w in workload.values() if w["place"] == "wuhan"]
+    assert len(shared_by["wuhan"]) < sum(w["shared"] for w in wuhan), "a measure shared by two agencies counts once"
     refused = portal.get("/agencies?sort=size")
     assert refused.status_code == 400 and "sort" in refused.text
 
@@ -256,9 +270,8 @@ def test_renamed_agencies_link_to_each_other_and_count_together(portal: InProces
             new_row = re.search(rf'<tr id="a-{new}">(.*?)</tr>', listing, re.S).group(1)
             assert f'href="/agencies/{new}"' in old_row and f'href="/agencies/{old}"' in new_row
             # the combined counts, in the page's language, on the new name's row and page
-            words = {"zh": f"牵头措施 {led} 条，参与措施 {shared} 条", "en": f"{led} measures led, {shared} shared"}[
-                lang
-            ]
+            plural = "" if led == 1 else "s"
+            words = {"zh": f"牵头 {led} 条措施，参与 {shared} 条", "en": f"{led} measure{plural} led, {shared} shared"}[lang]
             assert words in new_row and words not in old_row
             assert words in portal.get(f"/agencies/{new}?lang={lang}").text
             assert f'href="/agencies/{new}"' in portal.get(f"/agencies/{old}?lang={lang}").text

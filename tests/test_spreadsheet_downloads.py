@@ -125,7 +125,7 @@ def test_api_collections_download_the_same_filtered_page_for_excel(sample_portal
     response = sample_portal.get(f"/api/v1/targets?{query}&format=excel_csv")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
     assert response.content.startswith(b"\xef\xbb\xbf")
-    assert "filename*=UTF-8''targets.csv" in response.headers["content-disposition"]
+    assert "filename*=UTF-8''targets-excel.csv" in response.headers["content-disposition"]  # not the plain CSV's
     reader = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
     assert reader[0] == fields
     assert reader[1:] == [

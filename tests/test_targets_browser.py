@@ -212,3 +212,149 @@ def test_the_api_search_filter(portal: Portal, searched):
     too_long = portal.get("/api/v1/targets?search=" + "a" * 201)
     assert too_long.status_code == 400 and too_long.json()["error"]["param"] == "search"
     assert portal.get("/api/v1/indicator_steps?search=x").status_code == 400  # not a collection search indexes
+
+
+# ---- the audit's findings (issue 14): places in the keywords, linked targets in words, the page beyond the
+# last, exports in the chosen order, masked parts of names, unknown and repeated filter values ----
+
+
+def result_count(body: str) -> int:
+    found = re.search(r'<p class="result-count" role="status">\D*(\d+)', body)
+    assert found, "no result count"
+    return int(found.group(1))
+
+
+def place_links(body: str) -> list[str]:
+    return [unescape(h) for h in re.findall(r'<p class="tb-place"><a href="([^"]+)">', body)]
+
+
+def test_keywords_that_name_a_place_lead_to_all_its_targets_in_one_tap(portal: Portal):
+    (n,) = db_rows(
+        portal,
+        "select count(*) from targets t join policies p on p.id = t.policy_id where p.jurisdiction_id = ?",
+        "huangshi",
+    )[0]
+    for typed in ("黄石", "黃石", "Huangshi", "huangshi"):
+        body = portal.get(f"/targets?q={quote(typed)}&lang=en").text
+        assert place_links(body) == ["/targets?jurisdiction=huangshi"], typed
+        assert f"show all {n} targets of Huangshi" in body, typed
+    tapped = portal.get("/targets?jurisdiction=huangshi&lang=zh").text
+    assert result_count(tapped) == n and len(rows(tapped)) == min(n, PAGE_SIZE)
+    # a place with other words: that place's targets matching the other words
+    words = portal.get(f"/targets?q={quote('黄石 ' + TERM['simplified'])}&lang=zh").text
+    (with_words,) = place_links(words)
+    assert dict(parse_qsl(urlsplit(with_words).query)) == {"q": TERM["simplified"], "jurisdiction": "huangshi"}
+    narrowed = set(rows(portal.get(with_words).text))
+    huangshi = {
+        r[0]
+        for r in db_rows(
+            portal,
+            "select t.id from targets t join policies p on p.id = t.policy_id where p.jurisdiction_id = 'huangshi'",
+        )
+    }
+    assert narrowed and narrowed <= huangshi
+    # the place already chosen: nothing to offer
+    assert place_links(portal.get(f"/targets?q={quote('黄石')}&jurisdiction=huangshi").text) == []
+
+
+def test_links_to_restated_or_possibly_same_targets_read_as_targets_not_ids(portal: Portal):
+    facts = {
+        r[0]: r[1:]
+        for r in db_rows(
+            portal,
+            """select t.id, t.name_zh, t.name_en, t.deadline_year, j.name_zh, j.name_en from targets t
+               join policies p on p.id = t.policy_id join jurisdictions j on j.id = p.jurisdiction_id""",
+        )
+    }
+    pairs = db_rows(
+        portal,
+        "select id, coalesce(restates_target_id, possibly_same_as_id) from targets "
+        "where restates_target_id is not null or possibly_same_as_id is not null order by possibly_same_as_id is null",
+    )
+    assert pairs
+    for source, other in (pairs[0], pairs[-1]):  # one "may be the same as", one "restates"
+        name_zh, name_en, year, place_zh, place_en = facts[other]
+        for lang, name, place in (("zh", name_zh, place_zh), ("en", name_en, place_en)):
+            body = portal.get(f"/targets/{source}?lang={lang}").text
+            found = re.search(rf'<a href="/targets/{other}">([^<]+)</a>', body)
+            assert found, (source, lang)
+            text = unescape(found.group(1))
+            assert other not in text and str(year) in text and place in text, text
+            assert name.replace("*", "") in text.replace("［遮蔽］", "").replace("[masked]", ""), text
+    # the indicator page lists a commitment's restatements in words too
+    restatement, indicator = db_rows(
+        portal, "select id, indicator_id from targets where restates_target_id is not null and indicator_id is not null"
+    )[0]
+    body = portal.get(f"/indicators/{indicator}?lang=en").text
+    found = re.search(rf'<a href="/policies/[^"#]+#t-{restatement}">([^<]+)</a>', body)
+    assert found and restatement not in found.group(1) and str(facts[restatement][2]) in found.group(1)
+
+
+def test_a_page_beyond_the_last_says_so_and_links_to_the_last(portal: Portal):
+    (n,) = db_rows(portal, "select count(*) from targets where status = 'stated'")[0]
+    last = -(-n // PAGE_SIZE)
+    response = portal.get("/targets?status=stated&page=99999&lang=en")
+    assert response.status_code == 200
+    body = response.text
+    assert f"There is no page 99999: these filters give {last} pages." in body
+    expected = f"/targets?status=stated&page={last}"
+    assert expected in [unescape(h) for h in re.findall(r'<a href="([^"]+)">Go to the last page', body)]
+    assert [unescape(h) for h in re.findall(r'<a rel="prev" href="([^"]+)"', body)] == [expected]
+    assert "page 99999 of" not in body and rows(body) == []
+    assert len(rows(portal.get(expected).text)) == n - (last - 1) * PAGE_SIZE
+
+
+def test_exports_keep_the_sort_or_say_their_order_and_the_two_csvs_have_their_own_names(portal: Portal):
+    body = portal.get("/targets?status=stated&sort=-value&lang=en").text
+    exports = [unescape(h) for h in re.findall(r'<a href="(/api/v1/targets[^"]*)"', body)]
+    assert len(exports) == 3 and all(dict(parse_qsl(urlsplit(h).query))["sort"] == "-value_base" for h in exports)
+    assert "The files list the targets in id order" not in body
+    excel, plain = (
+        portal.get(next(h for h in exports if urlsplit(h).path.endswith(s))) for s in (".excel_csv", ".csv")
+    )
+    values = [float(r["value_base"]) for r in csv.DictReader(io.StringIO(plain.text)) if r["value_base"]]
+    assert values and values == sorted(values, reverse=True)
+    assert "targets-excel.csv" in excel.headers["content-disposition"]
+    assert "targets.csv" in plain.headers["content-disposition"]
+    for sort, name in (("place", "Place"), ("relevance", "Best match")):
+        shown = portal.get(f"/targets?q={quote(TERM['english'])}&sort={sort}&lang=en").text
+        assert f"The files list the targets in id order (the API cannot sort by “{name}”)." in shown, sort
+
+
+def test_masked_parts_of_names_are_marked_as_masked_figures_are(portal: Portal):
+    (target_id, name_zh), *_ = db_rows(portal, "select id, name_zh from targets where name_zh like '%*%' order by id")
+    for lang, label in (("zh", "（原文此处被遮蔽）"), ("en", "(words masked in the source)")):
+        page = portal.get(f"/targets/{target_id}?lang={lang}").text
+        h1 = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
+        assert "*" not in h1 and "[masked]" not in h1
+        assert '<span class="masked-part"><span aria-hidden="true">' in h1 and label in h1
+        title = re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+        assert "*" not in title
+    listed = portal.get(f"/targets?q={quote(name_zh.strip('*')[:6])}&lang=zh").text
+    row = re.search(rf'<li class="tb-row" id="row-{target_id}">(.*?)</summary>', listed, re.S)
+    assert row and "masked-part" in row.group(1) and "*" not in row.group(1)
+
+
+def test_unknown_or_repeated_filter_values(portal: Portal):
+    for url, words in (
+        ("/targets?jurisdiction=nowhere&lang=zh", "地区中没有“nowhere”这一项"),
+        ("/targets?agency=nosuch&lang=en", "Agency has no choice “nosuch”"),
+        ("/targets?status=nosuch&lang=en", "Figure has no choice “nosuch”"),
+        ("/targets?jurisdiction=wuhan,nowhere&lang=en", "Place has no choice “nowhere”"),
+        ("/targets?year=2023&year=2025&lang=en", "“year” is given more than once"),
+        ("/targets?sort=place&sort=value&lang=zh", "参数“sort”出现了不止一次"),
+    ):
+        response = portal.get(url)
+        assert response.status_code == 400, url
+        assert words in unescape(response.text), url
+    # a list filter, repeated or comma-separated, is any of its values (as the API reads it)
+    counts = dict(
+        db_rows(
+            portal,
+            "select p.jurisdiction_id, count(*) from targets t join policies p on p.id = t.policy_id group by 1",
+        )
+    )
+    repeated = portal.get("/targets?jurisdiction=wuhan&jurisdiction=huangshi&lang=en").text
+    assert result_count(repeated) == counts["wuhan"] + counts["huangshi"]
+    assert result_count(portal.get("/targets?jurisdiction=wuhan,huangshi").text) == result_count(repeated)
+    assert "Place: Wuhan, Huangshi" in repeated

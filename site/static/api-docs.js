@@ -1,6 +1,9 @@
-// Runnable examples on /api/v1/docs: send the URL in the form with fetch and show what came back.
+// Runnable examples on /api/v1/docs: send the URL in the form with fetch and show what came back; open the
+// folded part (<details>) a link or the address points at (#list_targets-parameters).
 (function () {
   "use strict";
+  var root = document.querySelector(".api-docs");
+  var failed = (root && root.getAttribute("data-request-failed")) || "Request failed";
   var shown = ["content-type", "etag", "cache-control", "x-data-release", "access-control-allow-origin", "link"];
   function render(pre, response, text) {
     var lines = ["HTTP " + response.status + " " + response.statusText];
@@ -14,6 +17,17 @@
     }
     pre.textContent = lines.join("\n") + "\n\n" + body;
   }
+  function unfold(id) {
+    var target = id && document.getElementById(id);
+    if (target && target.tagName === "DETAILS") target.open = true;
+  }
+  function unfoldHash() { unfold(decodeURIComponent(location.hash.slice(1))); }
+  unfoldHash();
+  window.addEventListener("hashchange", unfoldHash);
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest('a[href^="#"]');
+    if (link) unfold(decodeURIComponent(link.getAttribute("href").slice(1)));
+  });
   document.querySelectorAll("form.try").forEach(function (form) {
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -26,7 +40,7 @@
         .then(function (response) {
           return response.text().then(function (text) { render(pre, response, text); });
         })
-        .catch(function (error) { pre.textContent = "Request failed: " + error; });
+        .catch(function (error) { pre.textContent = failed + ": " + error; });
     });
   });
 })();

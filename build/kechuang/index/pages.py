@@ -3,7 +3,8 @@
 The schemas say it (`x_portal`): `record_page` is a path with `{column}` places, e.g. a measure's
 `/policies/{policy_id}#m-{id}` (its paragraph in the reader), a heading's section, a place's targets;
 otherwise a table whose `page` is `/<table>` (policies, targets, indicators, agencies, platforms, funds,
-events, glossary) has `/<table>/{id}`. A table with neither (themes) has no page: its results link to its row.
+events, glossary) has `/<table>/{id}`; a theme's page is the indicators listing filtered to it. A table with
+neither has no page: its results link to its row.
 """
 
 from __future__ import annotations

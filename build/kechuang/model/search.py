@@ -42,6 +42,9 @@ UNITS = "units"
 CONTEXT_COLUMNS = ("places", "years", "documents", "base_unit")
 GLOSSARY = "glossary"  # its entries explain terms: below the records that use a term, unless the query is the term
 ANSWERS = "targets"  # the records a question for a figure is answered by (search's `answer`)
+# Records a curator's note may name by id, rendered as links to their pages; an id two tables share goes to
+# the first listed (a platform before the glossary term of the same name, which is not listed at all).
+REFERABLE_IN_NOTES = ("agencies", "targets", "indicators", "platforms", "funds", "events", "measures")
 
 # How questions are asked, in both languages: words that say what is asked (a figure, in a base unit
 # of the units table: `base_unit` in schemas/units.yaml) and words that only carry the question. Read

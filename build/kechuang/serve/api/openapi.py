@@ -45,41 +45,46 @@ def nullable(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def column_schema(column: Column, s: Strings) -> dict[str, Any]:
-    """A field's JSON Schema: type, enum, format and its description in English and Chinese."""
+def column_schema(column: Column, s: Strings, lang: str = "en") -> dict[str, Any]:
+    """A field's JSON Schema: type, enum, format and its description, in English and Chinese for the contract
+    (`lang` en), in Chinese alone for its translated copy (zh, where the schema has one)."""
     schema: dict[str, Any] = {"type": TYPES[column.type]}
     if column.type == "date":
         schema["format"] = "date"
-    description = column.description + (f" · {column.description_zh}" if column.description_zh else "")
+    if lang == "en":
+        description = column.description + (f" · {column.description_zh}" if column.description_zh else "")
+    else:
+        description = wording.described(column, lang) or column.description
     if column.enum:
         # Open: enums may gain values within v1 (the stability policy), so a generated client must accept
         # any string; the values known today are listed, not enforced.
         schema["x-extensible-enum"] = list(column.enum)
         description += wording.enum_note(s, column.enum)
     if column.derived:
-        description += " (Computed by the build.)"
+        description += s["computed"]
     schema["description"] = description
     return schema if column.required else nullable(schema)
 
 
-def record_schema(collection: Collection, s: Strings) -> dict[str, Any]:
-    properties = {c.name: column_schema(c, s) for c in collection.columns}
-    properties["url"] = {"type": "string", "description": "Path of this record's item endpoint."}
+def record_schema(collection: Collection, s: Strings, lang: str = "en") -> dict[str, Any]:
+    words = s["schemas"]
+    properties = {c.name: column_schema(c, s, lang) for c in collection.columns}
+    properties["url"] = {"type": "string", "description": words["record_url"]}
     return {
         "type": "object",
-        "description": f"{collection.schema.description} Every field is present (null when empty) unless "
-        "`fields` selects fewer; `url` is always present.",
+        "description": words["record"].format(description=wording.described(collection.schema, lang)),
         "properties": properties,
         "required": ["url"],
     }
 
 
-def summary_schema(collection: Collection, s: Strings) -> dict[str, Any]:
-    properties = {name: column_schema(collection.column_map[name], s) for name in collection.summary_columns}
-    properties["url"] = {"type": "string", "description": "Path of the record's item endpoint."}
+def summary_schema(collection: Collection, s: Strings, lang: str = "en") -> dict[str, Any]:
+    words = s["schemas"]
+    properties = {name: column_schema(collection.column_map[name], s, lang) for name in collection.summary_columns}
+    properties["url"] = {"type": "string", "description": words["summary_url"]}
     return {
         "type": "object",
-        "description": f"A record of {collection.name}, as other records embed it.",
+        "description": words["summary"].format(name=wording.collection_name(collection, lang)),
         "properties": properties,
         "required": list(properties),
     }
@@ -93,22 +98,23 @@ def _embed_nullable(collection: Collection, catalog: Catalog, embed: Embed) -> b
     return not (local.required and via.required)
 
 
-def embed_schema(collection: Collection, catalog: Catalog, embed: Embed, s: Strings) -> dict[str, Any]:
+def embed_schema(collection: Collection, catalog: Catalog, embed: Embed, s: Strings, lang: str = "en") -> dict[str, Any]:
     if embed.kind in ("one", "hop"):
         schema = ref(f"{embed.table}.summary")
         return nullable(schema) if _embed_nullable(collection, catalog, embed) else schema
+    description = wording.embed_description(embed, collection, catalog, s, lang)
     if embed.kind == "back":
-        return {"type": "array", "description": embed.description, "items": ref(f"{embed.table}.record")}
+        return {"type": "array", "description": description, "items": ref(f"{embed.table}.record")}
     if embed.kind == "ids":
         key = catalog.collections[embed.table].column_map[catalog.collections[embed.table].key]
-        return {"type": "array", "description": embed.description, "items": column_schema(key, s)}
+        return {"type": "array", "description": description, "items": column_schema(key, s, lang)}
     assert embed.link is not None
     other = catalog.collections[embed.table]
-    properties = dict(summary_schema(other, s)["properties"])
-    properties.update({c.name: column_schema(c, s) for c in embed.link.extra})
+    properties = dict(summary_schema(other, s, lang)["properties"])
+    properties.update({c.name: column_schema(c, s, lang) for c in embed.link.extra})
     return {
         "type": "array",
-        "description": embed.description,
+        "description": description,
         "items": {"type": "object", "properties": properties, "required": list(properties)},
     }
 
@@ -123,15 +129,16 @@ def related_keys(catalog: Catalog, collection: Collection) -> list[tuple[str, Co
     return out
 
 
-def item_schema(collection: Collection, catalog: Catalog, s: Strings) -> dict[str, Any]:
-    record = record_schema(collection, s)
+def item_schema(collection: Collection, catalog: Catalog, s: Strings, lang: str = "en") -> dict[str, Any]:
+    words = s["schemas"]
+    record = record_schema(collection, s, lang)
     properties = dict(record["properties"])
     for embed in collection.embeds:
-        properties[embed.key] = embed_schema(collection, catalog, embed, s)
+        properties[embed.key] = embed_schema(collection, catalog, embed, s, lang)
     related = {
         key: {
             "type": "object",
-            "description": f"How many {other.name} have `{f.name}` = this record's id, and the URL listing them.",
+            "description": words["related_count"].format(other=wording.collection_name(other, lang), filter=f.name),
             "properties": {"count": {"type": "integer", "minimum": 0}, "url": {"type": "string"}},
             "required": ["count", "url"],
         }
@@ -139,30 +146,31 @@ def item_schema(collection: Collection, catalog: Catalog, s: Strings) -> dict[st
     }
     properties["related"] = {
         "type": "object",
-        "description": "Counts of the records in other collections that refer to this one, with links.",
+        "description": words["related"],
         "properties": related,
         "required": list(related),
     }
     return {
         "type": "object",
-        "description": f"{collection.schema.description} With its related records embedded.",
+        "description": words["item"].format(description=wording.described(collection.schema, lang)),
         "properties": properties,
         "required": list(properties),
     }
 
 
-def page_schema(collection: Collection) -> dict[str, Any]:
+def page_schema(collection: Collection, s: Strings) -> dict[str, Any]:
+    words = s["schemas"]
     return {
         "type": "object",
         "properties": {
             "collection": {"const": collection.name},
-            "count": {"type": "integer", "minimum": 0, "description": "Records matching the filters, on all pages."},
+            "count": {"type": "integer", "minimum": 0, "description": words["page_count"]},
             "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
-            "sort": {"type": "string", "description": "The order of the records, as `sort` takes it."},
+            "sort": {"type": "string", "description": words["page_sort"]},
             "items": {"type": "array", "items": ref(f"{collection.name}.record")},
             "next": {
                 "type": ["string", "null"],
-                "description": "URL (path and query) of the next page; null on the last page.",
+                "description": words["page_next"],
             },
             "release": ref("Release"),
         },
@@ -243,26 +251,20 @@ def list_parameters(collection: Collection, catalog: Catalog, s: Strings) -> lis
     return [*(filter_parameter(f, collection, catalog, s) for f in collection.filters), *controls]
 
 
-HEADERS = {
-    "ETag": {"description": "Strong validator of this response; send it in If-None-Match.", "required": True},
-    "Cache-Control": {
-        "description": "public, max-age=… (responses change only with the data release).",
-        "required": True,
-    },
-    "X-Data-Release": {"description": "Version of the data release the response comes from.", "required": True},
-    "Access-Control-Allow-Origin": {"description": "Always `*`: any web page may call the API.", "required": True},
-}
+# the response headers every answer carries (worded in the catalogue's `headers`, with Link for a page)
+HEADERS = ("ETag", "Cache-Control", "X-Data-Release", "Access-Control-Allow-Origin")
 
 
-def _headers(link: bool = False) -> dict[str, Any]:
-    out = {name: {**h, "schema": {"type": "string"}} for name, h in HEADERS.items()}
+def _headers(s: Strings, link: bool = False) -> dict[str, Any]:
+    words = s["headers"]
+    out = {name: {"description": words[name], "required": True, "schema": {"type": "string"}} for name in HEADERS}
     if link:
-        out["Link"] = {"description": 'The next page, as <url>; rel="next".', "schema": {"type": "string"}}
+        out["Link"] = {"description": words["Link"], "schema": {"type": "string"}}
     return out
 
 
 def error_responses(s: Strings, *statuses: int) -> dict[str, Any]:
-    out: dict[str, Any] = {"304": {"description": wording.response("304", s), "headers": _headers()}}
+    out: dict[str, Any] = {"304": {"description": wording.response("304", s), "headers": _headers(s)}}
     for status in (*statuses, 414):
         out[str(status)] = {
             "description": wording.response(str(status), s),
@@ -271,36 +273,28 @@ def error_responses(s: Strings, *statuses: int) -> dict[str, Any]:
     return out
 
 
-CSV_CONTENT = {
-    "schema": {
-        "type": "string",
-        "description": "Header row, then one row a record (UTF-8, CRLF). Text cells that start with =, +, -, @, "
-        "tab or CR get a leading apostrophe so spreadsheets do not run them.",
-    }
-}
-
-
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-XLSX_CONTENT = {
-    "schema": {
-        "type": "string",
-        "contentMediaType": XLSX_TYPE,
-        "description": "A workbook of one sheet: a header row, then one row a record; text stored as text, never "
-        "as a formula, numbers as numbers, null as an empty cell.",
-    }
-}
+# the bodies that are files, by media type: the key of their sentence in the catalogue's `schemas`
+FILE_BODIES = {"text/csv": "csv", XLSX_TYPE: "xlsx", "application/octet-stream": "xlsx"}
+
+
+def file_body(media_type: str, s: Strings) -> dict[str, Any]:
+    """A CSV or workbook body: a string (the workbook's bytes named by their media type), described."""
+    schema: dict[str, Any] = {"type": "string"}
+    if FILE_BODIES[media_type] == "xlsx":
+        schema["contentMediaType"] = XLSX_TYPE
+    schema["description"] = s["schemas"][FILE_BODIES[media_type]]
+    return {"schema": schema}
+
+
 # what each path suffix answers with; the workbook also as application/octet-stream, which generated clients
 # read as bytes (they know no workbook media type), when the Accept header asks for that
 # (named in the catalogue's `formats`)
-SUFFIX_CONTENT = {
-    "csv": {"text/csv": CSV_CONTENT},
-    "excel_csv": {"text/csv": CSV_CONTENT},
-    "xlsx": {XLSX_TYPE: XLSX_CONTENT, "application/octet-stream": XLSX_CONTENT},
-}
+SUFFIX_TYPES = {"csv": ("text/csv",), "excel_csv": ("text/csv",), "xlsx": (XLSX_TYPE, "application/octet-stream")}
 
 
-def _ok(description: str, content: dict[str, Any], link: bool = False) -> dict[str, Any]:
-    return {"200": {"description": description, "headers": _headers(link), "content": content}}
+def _ok(description: str, content: dict[str, Any], s: Strings, link: bool = False) -> dict[str, Any]:
+    return {"200": {"description": description, "headers": _headers(s, link), "content": content}}
 
 
 def collection_paths(collection: Collection, catalog: Catalog, example_id: str | None, s: Strings) -> dict[str, Any]:
@@ -316,12 +310,13 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
             "parameters": list_parameters(collection, catalog, s),
             "responses": {
                 **_ok(
-                    f"A page of {collection.name}.",
+                    s["ok"]["page"].format(name=collection.name),
                     {
                         JSON_TYPE: {"schema": ref(f"{collection.name}.page")},
-                        "text/csv": CSV_CONTENT,
-                        XLSX_TYPE: XLSX_CONTENT,
+                        "text/csv": file_body("text/csv", s),
+                        XLSX_TYPE: file_body(XLSX_TYPE, s),
                     },
+                    s,
                     link=True,
                 ),
                 **error_responses(s, 400, 406),
@@ -348,7 +343,7 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
             **{k: v.format(title=title) for k, v in ops["item"].items()},
             "parameters": [id_param],
             "responses": {
-                **_ok("The record.", {JSON_TYPE: {"schema": ref(f"{collection.name}.item")}}),
+                **_ok(s["ok"]["item"], {JSON_TYPE: {"schema": ref(f"{collection.name}.item")}}, s),
                 **error_responses(s, 400, 404, 406),
             },
         }
@@ -364,29 +359,35 @@ def collection_paths(collection: Collection, catalog: Catalog, example_id: str |
                 },
                 "parameters": [p for p in list_parameters(collection, catalog, s) if p["name"] != "format"],
                 "responses": {
-                    **_ok(f"A page of {collection.name} as {s['formats'][suffix]}.", content, link=True),
-                    **error_responses(s, 400, *((406,) if len(content) > 1 else ())),
+                    **_ok(
+                        s["ok"]["download"].format(name=collection.name, what=s["formats"][suffix]),
+                        {media: file_body(media, s) for media in types},
+                        s,
+                        link=True,
+                    ),
+                    **error_responses(s, 400, *((406,) if len(types) > 1 else ())),
                 },
             }
         }
-        for suffix, content in SUFFIX_CONTENT.items()
+        for suffix, types in SUFFIX_TYPES.items()
     }
     return {collection.path: listing, **downloads, f"{collection.path}/{{id}}": item}
 
 
-def common_schemas() -> dict[str, Any]:
+def common_schemas(s: Strings) -> dict[str, Any]:
+    words = s["schemas"]
     return {
         "Error": {
             "type": "object",
-            "description": "Every error has this shape.",
+            "description": words["error"],
             "properties": {
                 "error": {
                     "type": "object",
                     "properties": {
-                        "status": {"type": "integer", "description": "The HTTP status."},
-                        "code": {"type": "string", "description": "Machine-readable reason, e.g. bad_request."},
-                        "message": {"type": "string", "description": "What went wrong, for the person who must act."},
-                        "param": {"type": ["string", "null"], "description": "The parameter at fault, if one is."},
+                        "status": {"type": "integer", "description": words["error_status"]},
+                        "code": {"type": "string", "description": words["error_code"]},
+                        "message": {"type": "string", "description": words["error_message"]},
+                        "param": {"type": ["string", "null"], "description": words["error_param"]},
                     },
                     "required": ["status", "code", "message", "param"],
                 }
@@ -395,10 +396,10 @@ def common_schemas() -> dict[str, Any]:
         },
         "Release": {
             "type": "object",
-            "description": "The data release a response was built from.",
+            "description": words["release"],
             "properties": {
-                "version": {"type": "string", "description": "Release version (dev builds: dev-<build time>)."},
-                "date": {"type": "string", "description": "Release date, YYYY-MM-DD."},
+                "version": {"type": "string", "description": words["release_version"]},
+                "date": {"type": "string", "description": words["release_date"]},
             },
             "required": ["version", "date"],
         },
@@ -442,7 +443,7 @@ def meta_paths(s: Strings) -> dict[str, Any]:
                 "tags": ["about"],
                 "summary": words["summary"],
                 "description": words["description"],
-                "responses": {**_ok(words["summary"], content), **error_responses(s, 400, 406)},
+                "responses": {**_ok(words["summary"], content, s), **error_responses(s, 400, 406)},
             }
         }
 
@@ -457,6 +458,7 @@ def search_paths(catalog: Catalog, s: Strings) -> tuple[dict[str, Any], dict[str
     """GET /api/v1/search (kechuang.serve.search): its path and the schema of its answer."""
     types = [t.name for t in searchable_tables(catalog.schemas)]
     one = "(" + "|".join(types) + ")"
+    words = s["schemas"]
 
     def described(name: str) -> str:
         return wording.search_parameter(name, s, types)
@@ -500,8 +502,7 @@ def search_paths(catalog: Catalog, s: Strings) -> tuple[dict[str, Any], dict[str
     }
     facets = {
         "type": "object",
-        "description": "Matching records counted by type, place (their own), year and document, each count under the "
-        "other facets' filters; values with the most matches first.",
+        "description": words["search_facets"],
         "properties": {name: {"type": "array", "items": labelled} for name in ("type", *search.FILTERS)},
         "required": ["type", *search.FILTERS],
     }
@@ -512,30 +513,30 @@ def search_paths(catalog: Catalog, s: Strings) -> tuple[dict[str, Any], dict[str
             "id": text,
             "name_zh": text,
             "name_en": text,
-            "comparator": {"type": "string", "description": "How the figure binds (targets.comparator)."},
-            "figure_zh": {"type": "string", "description": "The figure as written, masked figures with their `*`."},
-            "value": {**nullable_number, "description": "The number; null when the figure is masked."},
+            "comparator": {"type": "string", "description": words["answer_comparator"]},
+            "figure_zh": {"type": "string", "description": words["answer_figure"]},
+            "figure_en": text,  # the figure in English words (search/answer.py), empty when masked
+            "value": {**nullable_number, "description": words["answer_value"]},
             "value_max": nullable_number,
             "unit_zh": text,
             "unit_en": text,
             "deadline_year": {"type": "integer"},
-            "masked": {"type": "boolean", "description": "The source masks the figure: never guessed."},
+            "masked": {"type": "boolean", "description": words["answer_masked"]},
             "policy": {
                 "type": "object",
                 "properties": {"id": text, "title_zh": text, "title_en": text},
                 "required": ["id", "title_zh", "title_en"],
             },
-            "url": {"type": "string", "description": "The target's row in the data view (Datasette)."},
-            "page_url": {"type": "string", "description": "The target's page of the site."},
-            "source_url": {"type": "string", "description": "The policy's text at the highlighted sentence."},
+            "url": {"type": "string", "description": words["answer_url"]},
+            "page_url": {"type": "string", "description": words["answer_page_url"]},
+            "source_url": {"type": "string", "description": words["answer_source_url"]},
         },
         "required": ["id", "name_zh", "name_en", "comparator", "figure_zh", "value", "value_max", "unit_zh", "unit_en",
                      "deadline_year", "masked", "policy", "url", "page_url", "source_url"],
     }
     answer = {
         "type": ["object", "null"],
-        "description": "When the best result is a target of the place the question names (and of the kind of figure it "
-        "asks for): that target and the others of the place counting the same thing, in date order; else null.",
+        "description": words["search_answer"],
         "properties": {
             "place": {
                 "type": "object",
@@ -549,31 +550,30 @@ def search_paths(catalog: Catalog, s: Strings) -> tuple[dict[str, Any], dict[str
     result = {
         "type": "object",
         "properties": {
-            "type": {"type": "string", "description": "The table the record is in, e.g. targets."},
-            "id": {"type": "string", "description": "Its primary key (comma-joined when it has two columns)."},
+            "type": {"type": "string", "description": words["result_type"]},
+            "id": {"type": "string", "description": words["result_id"]},
             "title_zh": text,
             "title_en": text,
-            "snippet_zh": {"type": "string", "description": "HTML: the record's text, escaped, matches in <mark>."},
-            "snippet_en": {"type": "string", "description": "HTML: the record's text, escaped, matches in <mark>."},
-            "url": {"type": "string", "description": "The record's row in the data view (Datasette)."},
+            "snippet_zh": {"type": "string", "description": words["result_snippet"]},
+            "snippet_en": {"type": "string", "description": words["result_snippet"]},
+            "url": {"type": "string", "description": words["result_url"]},
             "page_url": {
                 "type": "string",
-                "description": "The record's page of the site: a measure or heading in its policy's text, a place's "
-                "targets; the row (url) for a table without pages.",
+                "description": words["result_page_url"],
             },
-            "score": {"type": "number", "exclusiveMinimum": 0, "description": "Higher is a better match."},
+            "score": {"type": "number", "exclusiveMinimum": 0, "description": words["result_score"]},
         },
         "required": ["type", "id", "title_zh", "title_en", "snippet_zh", "snippet_en", "url", "page_url", "score"],
     }
     schema = {
         "type": "object",
         "properties": {
-            "query": {"type": "string", "description": "q as given."},
+            "query": {"type": "string", "description": words["search_query"]},
             "total": {
                 "type": "integer",
                 "minimum": 0,
                 "maximum": search.MAX_OFFSET,
-                "description": f"Matching records, counted up to {search.MAX_OFFSET:,}.",
+                "description": wording.fill(words["search_total"]),
             },
             "answer": answer,
             "facets": facets,
@@ -587,11 +587,29 @@ def search_paths(catalog: Catalog, s: Strings) -> tuple[dict[str, Any], dict[str
         **s["operations"]["search"],
         "parameters": parameters,
         "responses": {
-            **_ok("One page of results.", {JSON_TYPE: {"schema": ref("SearchResults")}}),
+            **_ok(s["ok"]["search"], {JSON_TYPE: {"schema": ref("SearchResults")}}, s),
             **error_responses(s, 400, 406, 503),
         },
     }
     return {f"{PREFIX}/search": {"get": operation}}, {"SearchResults": schema}
+
+
+def collection_schemas(collection: Collection, catalog: Catalog, s: Strings, lang: str = "en") -> dict[str, Any]:
+    """The component schemas of one collection (record, summary, item, page), described in `lang`."""
+    return {
+        f"{collection.name}.record": record_schema(collection, s, lang),
+        f"{collection.name}.summary": summary_schema(collection, s, lang),
+        f"{collection.name}.item": {
+            "type": "object",
+            "properties": {
+                "collection": {"const": collection.name},
+                "item": item_schema(collection, catalog, s, lang),
+                "release": ref("Release"),
+            },
+            "required": ["collection", "item", "release"],
+        },
+        f"{collection.name}.page": page_schema(collection, s),
+    }
 
 
 def openapi_document(
@@ -600,24 +618,13 @@ def openapi_document(
     """The OpenAPI 3.1 document for `catalog`; `examples` gives an existing id per collection."""
     examples = examples or {}
     s = wording.api_strings("en")
-    schemas = common_schemas()
+    schemas = common_schemas(s)
     paths = meta_paths(s)
     search_path, search_schemas = search_paths(catalog, s)
     paths.update(search_path)
     schemas.update(search_schemas)
     for collection in catalog.collections.values():
-        schemas[f"{collection.name}.record"] = record_schema(collection, s)
-        schemas[f"{collection.name}.summary"] = summary_schema(collection, s)
-        schemas[f"{collection.name}.item"] = {
-            "type": "object",
-            "properties": {
-                "collection": {"const": collection.name},
-                "item": item_schema(collection, catalog, s),
-                "release": ref("Release"),
-            },
-            "required": ["collection", "item", "release"],
-        }
-        schemas[f"{collection.name}.page"] = page_schema(collection)
+        schemas.update(collection_schemas(collection, catalog, s))
         paths.update(collection_paths(collection, catalog, examples.get(collection.name), s))
     return {
         "openapi": "3.1.0",

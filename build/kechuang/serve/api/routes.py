@@ -301,8 +301,8 @@ async def _collection_page(request, datasette, suffix: str | None) -> Response:
     if media == CSV:
         headers["Content-Disposition"] = attachment(f"{collection.name}.csv")
         return _store(request, state, key, media, write_csv(columns, rows), "text/csv; charset=utf-8", headers)
-    if media == EXCEL_CSV:
-        headers["Content-Disposition"] = attachment(f"{collection.name}.csv")
+    if media == EXCEL_CSV:  # a name of its own, so both CSVs can sit in one downloads folder
+        headers["Content-Disposition"] = attachment(f"{collection.name}-excel.csv")
         return _store(request, state, key, media, write_excel_csv(columns, rows), "text/csv; charset=utf-8", headers)
     if media in (XLSX, OCTET):
         headers["Content-Disposition"] = attachment(f"{collection.name}.xlsx")

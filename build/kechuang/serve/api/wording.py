@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from kechuang import assets
-from kechuang.serve.api.collections import Catalog, Collection, Filter, filter_name
+from kechuang.serve.api.collections import Catalog, Collection, Embed, Filter, filter_name
 from kechuang.serve.api.query import DEFAULT_LIMIT, MAX_LIMIT
 from kechuang.serve.search import routes as search
 from kechuang.serve.security.guard import MAX_PATH_BYTES, MAX_QUERY_BYTES
@@ -47,6 +47,29 @@ def fill(text: str, **values: Any) -> str:
 def described(thing: Described, lang: str) -> str:
     """A column's or field's description (from its schema) in `lang`."""
     return thing.description_zh if lang == "zh" else thing.description
+
+
+def collection_name(collection: Collection, lang: str) -> str:
+    """How a sentence names a collection: its name (`targets`) in English, its title (目标) in Chinese."""
+    return collection.schema.title_zh if lang == "zh" else collection.name
+
+
+def embed_description(embed: Embed, collection: Collection, catalog: Catalog, s: Strings, lang: str) -> str:
+    """What a list embedded in an item of `collection` holds (the related records of a "back", "ids" or "many"
+    embed: through a link of the record itself, or of the record it points at)."""
+    words, other = s["schemas"], catalog.schemas[embed.table]
+    title = other.title_zh if lang == "zh" else other.title
+    if embed.kind == "back":
+        return words["embed_back"].format(title=title, description=described(other, lang))
+    if embed.kind == "ids":
+        column = embed.route.join_column or ""
+        name = other.title_zh if lang == "zh" else other.name
+        return words["embed_ids"].format(other=name, column=column, description=described(other.field(column), lang))
+    assert embed.link is not None
+    if embed.route.local_column == collection.key:
+        return words["embed_link"].format(title=title, link=embed.link.table)
+    via = filter_name(embed.route.local_column or "")
+    return words["embed_many"].format(title=title, via=via, link=embed.link.table)
 
 
 def listed(s: Strings, values: Iterable[str]) -> str:

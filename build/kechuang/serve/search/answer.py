@@ -17,12 +17,13 @@ from typing import Any
 from kechuang.model.search import ANSWERS, DATABASE
 from kechuang.serve.search.query import ParsedQuery
 from kechuang.serve.search.rank import Hit, Placed
+from kechuang.serve.site.figures import english_amount
 from kechuang.serve.site.pages import target_anchor
 
 ANSWER_POOL = 10  # the answer's targets come from this many first results
 ANSWER_COLUMNS = (
     "id", "policy_id", "indicator_id", "name_zh", "name_en", "comparator", "figure_zh", "value", "value_max",
-    "unit_zh", "unit_en", "deadline_year", "status",
+    "unit_zh", "unit_en", "base_unit", "deadline_year", "status",
 )
 
 
@@ -68,13 +69,27 @@ def find_answer(
     chosen = [rows[ids[h.rowid]] for h in pool if ids.get(h.rowid) in rows and _same_figure(first, rows[ids[h.rowid]])]
     chosen.sort(key=lambda row: (row["deadline_year"] or 0, row["id"]))
     place = top.places[0]
+    factors = _factors(conn, sorted({row["unit_zh"] for row in chosen if row["unit_zh"]}))
     return {
         "place": {"id": place, "name_zh": names.get(place, ("", ""))[0], "name_en": names.get(place, ("", ""))[1]},
-        "targets": [_present(row, names) for row in chosen],
+        "targets": [_present(row, names, factors.get(row["unit_zh"])) for row in chosen],
     }
 
 
-def _present(row: dict[str, Any], names: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def _factors(conn: sqlite3.Connection, units: list[str]) -> dict[str, float]:
+    """Chinese unit → its factor (万元 → 10000), for the English figure; {} without a units table."""
+    if not units:
+        return {}
+    marks = ", ".join("?" for _ in units)
+    try:
+        return dict(conn.execute(f"select unit_zh, factor from units where unit_zh in ({marks})", units).fetchall())
+    except sqlite3.OperationalError:
+        return {}
+
+
+def _present(row: dict[str, Any], names: dict[str, tuple[str, str]], factor: float | None = None) -> dict[str, Any]:
+    """One target of the answer; `figure_en` is the figure in English words (`figures.english_amount`, as the
+    target's own page writes it), empty when masked."""
     masked = row["status"] == "redacted"
     policy = row["policy_id"]
     return {
@@ -83,6 +98,7 @@ def _present(row: dict[str, Any], names: dict[str, tuple[str, str]]) -> dict[str
         "name_en": row["name_en"],
         "comparator": row["comparator"],
         "figure_zh": row["figure_zh"],
+        "figure_en": "" if masked or row["value"] is None else english_amount(row, factor),
         "value": None if masked else row["value"],
         "value_max": None if masked else row["value_max"],
         "unit_zh": row["unit_zh"],

@@ -50,17 +50,23 @@ def matching_ids(conn: sqlite3.Connection, text: str, index: SearchIndex, table:
 _indexes: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDictionary()
 
 
+async def served_index(datasette) -> SearchIndex:
+    """The served database's search index (its lexicon: names, terms, places), loaded once; HttpError 503
+    when the database has none."""
+    if datasette not in _indexes:
+        try:
+            _indexes[datasette] = await datasette.get_database(web.DATABASE).execute_fn(load_search_index)
+        except sqlite3.OperationalError as error:
+            message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
+            raise web.HttpError(503, message, "search", "search_unavailable") from None
+    return _indexes[datasette]
+
+
 async def search_matches(datasette, text: str, table: str) -> list[str]:
     """`matching_ids` on the served database, in Datasette's thread pool under a time limit; HttpError 503
     when the database has no search index or the search overruns."""
     db = datasette.get_database(web.DATABASE)
-    if datasette not in _indexes:
-        try:
-            _indexes[datasette] = await db.execute_fn(load_search_index)
-        except sqlite3.OperationalError as error:
-            message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
-            raise web.HttpError(503, message, "search", "search_unavailable") from None
-    index = _indexes[datasette]
+    index = await served_index(datasette)
 
     def run(conn: sqlite3.Connection) -> list[str]:
         with sqlite_timelimit(conn, TIME_LIMIT_MS):

@@ -3,7 +3,8 @@
 Requests: only GET, HEAD and OPTIONS; bounded path and query string; no path that a browser
 would read as another site (`//host`, `/\\host`, encoded or not); no `]` in anything Datasette
 0.65 turns into an SQL identifier; no parameter that Datasette would turn into a 500. A refusal is
-the project's JSON error (`kechuang.serve.http.error_response`).
+the project's JSON error (`kechuang.serve.http.error_response`), or, when `wrap` is given a `page` that
+answers it (the site's error page for a browser), that page with the same status.
 
 Responses: the security headers (Content-Security-Policy without inline script, nosniff,
 Referrer-Policy, frame-ancestors) are added when the inner application did not set them, and a
@@ -279,8 +280,16 @@ def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[byt
     return [*headers, *(h for h in extra if h[0] not in present)]
 
 
-async def send_refusal(refusal: Refusal, send: Send) -> None:
-    response = error_response(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
+# The page a refusal is answered with instead of the JSON error, or None to keep the JSON (for clients of data).
+RefusalPage = Callable[[Scope, Refusal], Awaitable[Any]]
+
+
+async def send_refusal(
+    refusal: Refusal, send: Send, scope: Scope | None = None, page: RefusalPage | None = None
+) -> None:
+    response = await page(scope or {}, refusal) if page is not None else None
+    if response is None:
+        response = error_response(refusal.status, refusal.message, param=refusal.param, code=refusal.code)
     await response.asgi_send(send)
 
 
@@ -288,8 +297,8 @@ def _host(scope: Scope) -> str:
     return next((v.decode("latin-1") for n, v in scope.get("headers") or [] if n == b"host"), "")
 
 
-def wrap(app: ASGIApp) -> ASGIApp:
-    """The ASGI application that guards `app`."""
+def wrap(app: ASGIApp, page: RefusalPage | None = None) -> ASGIApp:
+    """The ASGI application that guards `app`; `page` may answer a refusal with a page (see RefusalPage)."""
 
     async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") != "http":
@@ -303,7 +312,7 @@ def wrap(app: ASGIApp) -> ASGIApp:
 
         refusal = check_request(scope)
         if refusal is not None:
-            await send_refusal(refusal, secured_send)
+            await send_refusal(refusal, secured_send, scope, page)
             return
         redirect_refused = False
 
@@ -317,9 +326,8 @@ def wrap(app: ASGIApp) -> ASGIApp:
                 )
                 if location is not None and not is_safe_location(location, _host(scope)):
                     redirect_refused = True
-                    await send_refusal(
-                        Refusal(400, "invalid_path", "this address would redirect to another site"), secured_send
-                    )
+                    refused = Refusal(400, "invalid_path", "this address would redirect to another site")
+                    await send_refusal(refused, secured_send, scope, page)
                     return
             await secured_send(message)
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from markupsafe import Markup
 
+from kechuang.serve.site.i18n import counted, year_span
+
 LIMIT = 200  # characters; search engines and chat previews cut longer text anyway
 
 Describe = Callable[[dict[str, Any], dict[str, Any]], str]
@@ -48,22 +50,30 @@ def _policy(page: dict[str, Any], t: dict[str, Any]) -> str:
 def _indicator(page: dict[str, Any], t: dict[str, Any]) -> str:
     text = t["describe"]["indicator"].format(
         name=page["name"],
-        n=len(page["targets"]),
+        targets=counted(t["plural"]["targets"], len(page["targets"])),
         places=t["describe"]["separator"].join(page["jurisdictions"]),
-        first=page["first_year"] or "",
-        last=page["last_year"] or "",
+        years=year_span(t["plural"]["years"], page["first_year"] or "", page["last_year"] or ""),
     )
     return f"{text} {page['description']}" if page["description"] else text
 
 
+def _named(page: dict[str, Any], t: dict[str, Any]) -> str:
+    """The record's name with its place, unless the name already says it ("Fund cluster (Huangshi)")."""
+    name, place = page["name"], page["jurisdiction"]
+    return name if not place or place in name else t["describe"]["name_place"].format(name=name, place=place)
+
+
 def _agency(page: dict[str, Any], t: dict[str, Any]) -> str:
     return t["describe"]["agency"].format(
-        name=page["name"], place=page["jurisdiction"], measures=len(page["measures"]), targets=len(page["targets"])
+        name=_named(page, t),
+        measures=counted(t["plural"]["measures"], len(page["measures"])),
+        targets=counted(t["plural"]["targets"], len(page["targets"])),
     )
 
 
 def _entity(page: dict[str, Any], t: dict[str, Any]) -> str:
-    text = t["describe"]["entity"].format(name=page["name"], place=page["jurisdiction"], n=len(page["mentions"]))
+    mentions = counted(t["plural"]["mentions"], len(page["mentions"]))
+    text = t["describe"]["entity"].format(name=_named(page, t), mentions=mentions)
     return f"{text} {page['note']}" if page["note"] else text
 
 

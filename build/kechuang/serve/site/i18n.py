@@ -67,11 +67,36 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and not is_plural(value):
             flat.update(flatten(value, name + "."))
         else:
             flat[name] = value
     return flat
+
+
+PLURAL_FORMS = ("one", "other")  # CLDR's names; English has both, Chinese only `other`
+
+
+def is_plural(value: Any) -> bool:
+    """A catalogue value worded by count: a mapping of `one`/`other` forms (`other` always present)."""
+    return isinstance(value, dict) and "other" in value and set(value) <= set(PLURAL_FORMS)
+
+
+def counted(wording: str | dict[str, str], n: int | None) -> str:
+    """`wording` for the count `n`, with `{n}` filled: the `one` form for exactly 1 where the language has
+    one ("1 measure"), else `other` ("3 measures", Chinese "3 项措施"); a plain string is used as it is."""
+    if is_plural(wording):
+        assert isinstance(wording, dict)
+        wording = wording["one"] if n == 1 and "one" in wording else wording["other"]
+    return str(wording).format(n=n)
+
+
+def year_span(wording: str | dict[str, str], first: int | None, last: int | None) -> str:
+    """A span of years: the `one` form when it is a single year ("2023", not "2023–2023"), else `other`."""
+    if is_plural(wording):
+        assert isinstance(wording, dict)
+        wording = wording["one"] if first == last and "one" in wording else wording["other"]
+    return str(wording).format(first=first, last=last)
 
 
 @functools.cache

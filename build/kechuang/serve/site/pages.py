@@ -7,18 +7,22 @@ turns those into 404 and 400 responses.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from kechuang.model import Model
 from kechuang.model.comparability import COMPARATOR_FAMILY, PERIOD_KIND, spans_one_year
 from kechuang.model.metadata import DATABASE_NAME as DATABASE
-from kechuang.serve.site import renames
+from kechuang.serve.site import record_links, renames
 from kechuang.serve.site.charts import ChartTarget, timeline_chart
 from kechuang.serve.site.figures import describe_target, english_number
 from kechuang.serve.site.folding import group_by_document
+from kechuang.serve.site.outline import section_label
 from kechuang.serve.site.reader import Mark, read_policy
 from kechuang.text.numerals import format_number
 
@@ -27,19 +31,24 @@ INDEX_OPEN_UP_TO = 12  # the reader's list of a document's targets starts folded
 
 
 class NotFound(Exception):
-    """No record with this id: a 404."""
+    """No record with this id: a 404. The page says it in the reader's words: `errors.not_found.<kind>` of
+    the catalogue (spaces in the kind as `_`), with the id as `{id}`."""
 
     def __init__(self, kind: str, key: str):
         super().__init__(f"no {kind} with id {key!r}")
         self.kind, self.key = kind, key
+        self.message_key, self.params = "not_found." + kind.replace(" ", "_"), {"id": key}
 
 
 class BadRequest(Exception):
-    """A query parameter that cannot be understood: a 400 naming the parameter."""
+    """A query parameter that cannot be understood: a 400 naming the parameter. `message` is the English
+    (the JSON error's); `key` names its wording in the catalogue's `errors.messages`, filled with `params`
+    (and `param`), for the page in the reader's language."""
 
-    def __init__(self, param: str, message: str):
+    def __init__(self, param: str, message: str, key: str | None = None, **params: Any):
         super().__init__(message)
         self.param = param
+        self.message_key, self.params = (f"messages.{key}" if key else None), {"param": param, **params}
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,7 @@ class PageRequest:
     key: str = ""
     model: Model = field(default_factory=lambda: Model({}, {}))  # the model the served database was built with
     origin: str = ""  # scheme and host the reader used, for absolute URLs (JSON-LD)
+    pairs: tuple[tuple[str, str], ...] = ()  # the query string as given, a name given twice included
 
 
 def mention_kinds(model: Model) -> dict[str, tuple[str, str, str, str]]:
@@ -117,17 +127,76 @@ left join measures m on m.id = t.measure_id
 """
 
 
+# A part of a name the source masks: asterisks in Chinese (`**人工智能计算中心`), "[masked]" in English
+MASKED_PART = re.compile(r"\*+|\[masked\]", re.IGNORECASE)
+
+
+def masked_name(name: str, strings: dict[str, Any]) -> tuple[str, Markup]:
+    """A name with its masked parts as the figure's marker: in plain text (titles, labels) and as HTML, a
+    marked box whose words say what it is to a screen reader, in the page's language."""
+    words = strings["target"]["masked_part"]
+    plain = MASKED_PART.sub(words["plain"], name)
+    box = Markup(
+        '<span class="masked-part"><span aria-hidden="true">{}</span><span class="visually-hidden">{}</span></span>'
+    )
+    html = Markup("").join(
+        box.format(words["shown"], words["label"]) if i % 2 else escape(piece)
+        for i, piece in enumerate(_split_masked(name))
+    )
+    return plain, html
+
+
+def _split_masked(name: str) -> list[str]:
+    """Text and masked runs alternating, text first: "a**b" → ["a", "**", "b"]."""
+    pieces, at = [], 0
+    for match in MASKED_PART.finditer(name):
+        pieces += [name[at : match.start()], match.group()]
+        at = match.end()
+    return [*pieces, name[at:]]
+
+
+async def _linked_targets(
+    query: Query, rows: list[dict[str, Any]], req: PageRequest, units: dict[str, dict[str, Any]]
+) -> dict[str, str]:
+    """The targets these rows restate or may be the same as: each in words (name, figure, place, year), for
+    the link to it instead of its id."""
+    ids = sorted({r[k] for r in rows for k in ("restates_target_id", "possibly_same_as_id") if r.get(k)})
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    found = await query(f"{TARGET_SELECT} where t.id in ({marks})", ids)
+    words = {}
+    for row in found:
+        figure = describe_target(row, req.lang, req.strings, units.get(row["unit_zh"], {}).get("factor"))
+        name = masked_name(pick(row, "name", req.lang), req.strings)[0]
+        words[row["id"]] = target_in_words(req.strings, name, figure, pick(row, "jurisdiction", req.lang))
+    return words
+
+
+def target_in_words(strings: dict[str, Any], name: str, figure: dict[str, Any], place: str) -> str:
+    """A target as a link to it reads: its name, figure, place and deadline (never its id)."""
+    return strings["target"]["link_label"].format(
+        name=name, figure=figure["summary"], place=place, deadline=figure["deadline"]
+    )
+
+
 async def target_cards(query: Query, rows: list[dict[str, Any]], req: PageRequest) -> list[dict[str, Any]]:
-    """Targets as the templates show them: words for the figure, agencies lead first, the source link."""
+    """Targets as the templates show them: words for the figure, agencies lead first, the source link; a
+    masked part of a name marked as the figure's is; the targets each restates or may be, in words."""
     units = await _units(query)
     agencies = await _agencies_of_measures(query, sorted({r["measure_id"] for r in rows if r["measure_id"]}), req.lang)
+    linked = await _linked_targets(query, rows, req, units)
+    notes = [pick(row, "note", req.lang) for row in rows]
+    known = await record_links.known_records(query, notes, req.lang)
     cards = []
     for row in rows:
         factor = units.get(row["unit_zh"], {}).get("factor")
+        name, name_html = masked_name(pick(row, "name", req.lang), req.strings)
         cards.append(
             {
                 "id": row["id"],
-                "name": pick(row, "name", req.lang),
+                "name": name,
+                "name_html": name_html,
                 "figure": describe_target(row, req.lang, req.strings, factor),
                 "status": row["status"],
                 "deadline_year": row["deadline_year"],
@@ -135,7 +204,7 @@ async def target_cards(query: Query, rows: list[dict[str, Any]], req: PageReques
                 "comparator": row["comparator"],
                 "quote_zh": row["quote_zh"],
                 "quote_en": row["quote_en"],
-                "note": pick(row, "note", req.lang),
+                "note": record_links.link(pick(row, "note", req.lang), known),
                 "policy": {"id": row["policy_id"], "title": pick(row, "policy_title", req.lang)},
                 "policy_is_draft": row["policy_status"] == "draft_for_comment",
                 "jurisdiction": {"id": row["jurisdiction_id"], "name": pick(row, "jurisdiction", req.lang)},
@@ -148,7 +217,7 @@ async def target_cards(query: Query, rows: list[dict[str, Any]], req: PageReques
                     {
                         "id": row["measure_id"],
                         "title": pick(row, "measure_title", req.lang),
-                        "section": row["measure_section"],
+                        "section": section_label(row["measure_section"], req.lang),
                     }
                     if row["measure_id"]
                     else None
@@ -156,8 +225,8 @@ async def target_cards(query: Query, rows: list[dict[str, Any]], req: PageReques
                 "agencies": agencies.get(row["measure_id"] or "", []),
                 "deadline_basis": row["deadline_basis"],
                 "caveat": pick(row, "policy_caveat", req.lang),
-                "restates": _target_link(row["restates_target_id"], row["policy_id"]),
-                "possibly_same": _target_link(row["possibly_same_as_id"], row["policy_id"]),
+                "restates": _target_link(row["restates_target_id"], row["policy_id"], linked),
+                "possibly_same": _target_link(row["possibly_same_as_id"], row["policy_id"], linked),
                 "href": f"/targets/{row['id']}",
                 "source_href": f"/policies/{row['policy_id']}#{target_anchor(row['id'])}",
                 "located": row["quote_start"] is not None,
@@ -166,12 +235,14 @@ async def target_cards(query: Query, rows: list[dict[str, Any]], req: PageReques
     return cards
 
 
-def _target_link(target_id: str | None, policy_id: str) -> dict[str, str] | None:
-    """A link to another target of the same document: its page and its sentence in the reader."""
+def _target_link(target_id: str | None, policy_id: str, words: dict[str, str] | None = None) -> dict[str, str] | None:
+    """A link to another target of the same document: its page and its sentence in the reader; `label` is
+    the target in words when `words` has it (else its id)."""
     if not target_id:
         return None
     return {
         "id": target_id,
+        "label": (words or {}).get(target_id, target_id),
         "href": f"/targets/{target_id}",
         "source_href": f"/policies/{policy_id}#{target_anchor(target_id)}",
     }
@@ -313,21 +384,31 @@ async def policy(query: Query, req: PageRequest) -> dict[str, Any]:
 
 
 async def indicators(query: Query, req: PageRequest) -> dict[str, Any]:
+    """Every indicator, or with `?theme=` those of one theme (a theme's page: where its search results land)."""
+    theme = None
+    if theme_id := req.args.get("theme", "").strip():
+        found = await query("select id, name_zh, name_en from themes where id = :id", {"id": theme_id})
+        if not found:
+            raise BadRequest("theme", f"no theme with id {theme_id[:60]!r}")
+        theme = {"id": theme_id, "name": pick(found[0], "name", req.lang)}
     rows = await query(
         """select i.*, count(t.id) as n, min(t.deadline_year) as first_year, max(t.deadline_year) as last_year,
                   count(distinct p.jurisdiction_id) as jurisdictions
            from indicators i
            left join targets t on t.indicator_id = i.id and t.restates_target_id is null -- commitments, not sentences
            left join policies p on p.id = t.policy_id
+           where :theme is null or i.theme_id = :theme
            group by i.id order by n desc, i.id""",
-        None,
+        {"theme": theme["id"] if theme else None},
     )
+    known = await record_links.known_records(query, [pick(r, "description", req.lang) for r in rows], req.lang)
     return {
+        "theme": theme,
         "indicators": [
             {
                 "id": r["id"],
                 "name": pick(r, "name", req.lang),
-                "description": pick(r, "description", req.lang),
+                "description": record_links.link(pick(r, "description", req.lang), known),
                 "n": r["n"],
                 "first_year": r["first_year"],
                 "last_year": r["last_year"],
@@ -405,7 +486,12 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
     for card in all_cards:
         if card["restates"]:
             restated[card["restates"]["id"]].append(
-                {"id": card["id"], "href": card["href"], "source_href": card["source_href"]}
+                {
+                    "id": card["id"],
+                    "href": card["href"],
+                    "source_href": card["source_href"],
+                    "label": target_in_words(req.strings, card["name"], card["figure"], card["jurisdiction"]["name"]),
+                }
             )
     kept = [(r, c) for r, c in zip(target_rows, all_cards, strict=True) if not c["restates"]]
     target_rows = [r for r, _c in kept]
@@ -454,8 +540,8 @@ async def indicator(query: Query, req: PageRequest) -> dict[str, Any]:
     return {
         "indicator": row,
         "name": pick(row, "name", req.lang),
-        "description": pick(row, "description", req.lang),
-        "scope": pick(row, "scope", req.lang),
+        "description": await record_links.linked(query, pick(row, "description", req.lang), req.lang),
+        "scope": await record_links.linked(query, pick(row, "scope", req.lang), req.lang),
         "theme": await _theme(query, row, req),
         "moves": await _moves(query, req),
         "targets": cards,
@@ -472,7 +558,9 @@ async def agencies(query: Query, req: PageRequest) -> dict[str, Any]:
     (renames.SORTS); a renamed agency links to its new name, whose row adds up both."""
     sort = req.args.get("sort", "").strip() or renames.SORTS[0]
     if sort not in renames.SORTS:
-        raise BadRequest("sort", f"sort must be one of {', '.join(renames.SORTS)}, not {sort[:40]!r}")
+        choices = ", ".join(renames.SORTS)
+        message = f"sort must be one of {choices}, not {sort[:40]!r}"
+        raise BadRequest("sort", message, "choice", choices=choices, value=sort[:40])
     rows = await query(
         """select w.*, a.successor_id, j.name_zh as jurisdiction_zh, j.name_en as jurisdiction_en,
                   (select count(distinct t.id) from measure_agencies ma join targets t on t.measure_id = ma.measure_id
@@ -507,10 +595,24 @@ async def agencies(query: Query, req: PageRequest) -> dict[str, Any]:
                 "combined": combined.get(r["id"]),
             }
         )
+    # a place's totals count each measure and target once, however many of its agencies share it
+    totals = {
+        t["jurisdiction_id"]: t
+        for t in await query(
+            """select a.jurisdiction_id,
+                      count(distinct case when ma.role = 'lead' then ma.measure_id end) as led,
+                      count(distinct case when ma.role <> 'lead' then ma.measure_id end) as shared,
+                      count(distinct t.id) as targets
+               from measure_agencies ma join agencies a on a.id = ma.agency_id
+               left join targets t on t.measure_id = ma.measure_id
+               group by a.jurisdiction_id""",
+            None,
+        )
+    }
     for group in groups.values():
         group["agencies"].sort(key=renames.sort_key(sort, req.lang))
-        group["led"] = sum(a["led"] for a in group["agencies"])
-        group["shared"] = sum(a["shared"] for a in group["agencies"])
+        total = totals.get(group["id"], {})
+        group["led"], group["shared"], group["targets"] = (total.get(k) or 0 for k in ("led", "shared", "targets"))
     # the places whose agencies carry the most measures first (Wuhan before a development zone)
     ordered = sorted(groups.values(), key=lambda g: (-(g["led"] + g["shared"]), g["id"]))
     return {"groups": ordered, "total": len(rows), "sort": sort, "sorts": renames.SORTS}
@@ -556,7 +658,7 @@ async def agency(query: Query, req: PageRequest) -> dict[str, Any]:
         {
             "id": m["id"],
             "role": m["role"],
-            "section": m["section"],
+            "section": section_label(m["section"], req.lang),
             "title": pick(m, "title", req.lang),
             "policy": {"id": m["policy_id"], "title": pick(m, "policy_title", req.lang), "issued_on": m["issued_on"]},
             "href": f"/policies/{m['policy_id']}#m-{m['id']}",
@@ -567,7 +669,7 @@ async def agency(query: Query, req: PageRequest) -> dict[str, Any]:
     return {
         "agency": row,
         "name": pick(row, "name", req.lang),
-        "note": pick(row, "note", req.lang),
+        "note": await record_links.linked(query, pick(row, "note", req.lang), req.lang),
         "jurisdiction": pick(row, "jurisdiction", req.lang),
         "counts": {**counts.get(req.key, {"led": 0, "shared": 0}), "targets": len(target_rows)},
         "measures": items,  # each with its targets
@@ -638,7 +740,11 @@ async def entity(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
         {
             "quote_zh": r["quote_zh"],
             "quote_en": r["quote_en"],
-            "measure": {"id": r["measure_id"], "title": pick(r, "measure_title", req.lang), "section": r["section"]},
+            "measure": {
+                "id": r["measure_id"],
+                "title": pick(r, "measure_title", req.lang),
+                "section": section_label(r["section"], req.lang),
+            },
             "policy": {"id": r["policy_id"], "title": pick(r, "policy_title", req.lang), "issued_on": r["issued_on"]},
             "source_href": f"/policies/{r['policy_id']}#{mention_anchor(prefix, row['id'], r['measure_id'])}",
             "located": r["quote_start"] is not None,
@@ -651,7 +757,7 @@ async def entity(query: Query, req: PageRequest, kind: str) -> dict[str, Any]:
         "amount": fund_amount(row, req.lang) if kind == "funds" else "",
         "entity": row,
         "name": pick(row, "name", req.lang),
-        "note": pick(row, "note", req.lang),
+        "note": await record_links.linked(query, pick(row, "note", req.lang), req.lang),
         "jurisdiction": pick(row, "jurisdiction", req.lang),
         "mentions": mentions,
         # by document, newest first, long ones folded

@@ -31,7 +31,9 @@ from kechuang.serve.site import (
     downloads,
     glossary,
     i18n,
+    limits,
     markdown,
+    outline,
     pages,
     renames,
     targets_browser,
@@ -108,7 +110,22 @@ async def chrome(request, datasette) -> dict[str, Any]:
     chrome = chrome_for(request, release, origin=origin_of(request, datasette))
     config = datasette.plugin_config(PLUGIN_CONFIG) or {}
     chrome["kc"]["report_links"] = functools.partial(discovery.report_links, config)
+    chrome["kc"]["meta"] = functools.partial(metadata_text, datasette, chrome["kc"]["lang"])
     return chrome
+
+
+def metadata_text(datasette, lang: str, metadata: dict[str, Any] | None, key: str) -> Any:
+    """A text of Datasette's metadata (`license`, `source`, `about`, `description`) in the reader's language:
+    its `<key>_<lang>` twin in metadata.yml where one is written (on the item itself, or on the portal when
+    the item inherits the portal's value, as Datasette's pages do for licence and source), else as written."""
+    metadata = metadata or {}
+    value = metadata.get(key)
+    own = metadata.get(f"{key}_{lang}")
+    if own:
+        return own
+    if value and value == datasette.metadata(key):
+        return datasette.metadata(f"{key}_{lang}") or value
+    return value
 
 
 PLUGIN_CONFIG = "kechuang"  # metadata.yml `plugins: kechuang:`, the portal's own settings
@@ -152,6 +169,9 @@ def jinja_additions() -> dict[str, dict[str, Any]]:
             "translated": translated,
             "inline_code": markdown.inline_code,
             "without_code_marks": markdown.without_code_marks,
+            "counted": i18n.counted,
+            "year_span": i18n.year_span,
+            "section_label": outline.section_label,
         },
     }
 
@@ -194,6 +214,8 @@ def chrome_for(request, release: dict[str, str], origin: str = "") -> dict[str, 
             ],
             "path": path,
             "report_links": lambda subject, body: [],  # chrome() sets the configured channels
+            "meta": lambda metadata, key: (metadata or {}).get(key),  # chrome(): in the reader's language
+            "search_maxlength": limits.search_box_chars(),
             # for <meta>, Open Graph and hreflang: absolute when the request is known
             "url": origin + language_url(here, lang),
             "og_locale": i18n.OG_LOCALE[lang],
@@ -221,14 +243,43 @@ def _method_not_allowed(request) -> Response | None:
     return None
 
 
-async def error_page(request, datasette, status: int, message: str, param: str | None = None) -> Response:
-    """The error in the format the client asked for: the shared JSON body, or a page with the site's chrome."""
+def error_message(lang: str, key: str | None, params: dict[str, Any], english: str) -> tuple[str, str]:
+    """An error's message in the words of `lang` and the HTML language it is in: the catalogue's `errors.<key>`
+    (a dotted path; `not_found.<kind>` falls back to `not_found.other`) filled with `params`, or the
+    English message when the catalogue has no wording for it."""
+    t = strings(lang)
+    found: Any = t["errors"]
+    for part in key.split(".") if key else []:
+        found = found.get(part) if isinstance(found, dict) else None
+    if found is None and key and key.startswith("not_found."):
+        found = t["errors"]["not_found"]["other"]
+    if isinstance(found, str):
+        try:
+            return found.format(**params), i18n.HTML_LANG[lang]
+        except (KeyError, IndexError, ValueError):
+            pass
+    return english, "en"
+
+
+async def error_page(
+    request,
+    datasette,
+    status: int,
+    message: str,
+    param: str | None = None,
+    key: str | None = None,
+    params: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """The error in the format the client asked for: the shared JSON body (English `message`), or a page
+    with the site's chrome saying it in the reader's language (`key`, `params`: see error_message); `extra`
+    adds to the page's `error` (e.g. the suggestions of an unknown path)."""
     release = await web.data_release(datasette)
     if web.wants_json(request):
         return web.error_response(status, message, param=param, release=release)
-    body = await datasette.render_template(
-        "portal/error.html", {"error": {"status": status, "message": message, "param": param}}, request=request
-    )
+    shown, shown_lang = error_message(request_language(request), key, {"param": param, **(params or {})}, message)
+    error = {"status": status, "message": shown, "message_lang": shown_lang, "param": param, **(extra or {})}
+    body = await datasette.render_template("portal/error.html", {"error": error}, request=request)
     headers = {**web.common_headers(release), "Cache-Control": "no-store", "Vary": VARY}
     return Response("" if request.method == "HEAD" else body, status=status, headers=headers, content_type=HTML)
 
@@ -265,15 +316,16 @@ def page(template: str, build: Builder) -> Callable:
             key=request.url_vars.get("id", ""),
             model=(await served_meta(datasette)).model,
             origin=origin_of(request, datasette),
+            pairs=tuple(parse_qsl(request.query_string, keep_blank_values=True)),
         )
         try:
             context = await build(_query(datasette), req)
-        except pages.NotFound as missing:
-            return await error_page(request, datasette, 404, str(missing), param="id")
-        except pages.BadRequest as bad:
-            return await error_page(request, datasette, 400, str(bad), param=bad.param)
+        except (pages.NotFound, pages.BadRequest) as failed:
+            status, param = (404, "id") if isinstance(failed, pages.NotFound) else (400, failed.param)
+            return await error_page(request, datasette, status, str(failed), param, failed.message_key, failed.params)
         except web.HttpError as refused:  # a service the page uses (search) is unavailable
-            return await error_page(request, datasette, refused.status, refused.message, param=refused.param)
+            key = f"refused.{refused.code}" if refused.code else None
+            return await error_page(request, datasette, refused.status, refused.message, refused.param, key)
         return await render_page(request, datasette, template, context, lang, record_id=req.key)
 
     return view
@@ -341,7 +393,8 @@ async def switch_language(request, datasette) -> Response:
         return refused
     wanted = i18n.normalise(request.args.get("to"))
     if wanted is None:
-        return web.error_response(400, "to must be zh or en", param="to")
+        choices = " or ".join(i18n.LANGUAGES)
+        return await error_page(request, datasette, 400, f"to must be {choices}", "to", "messages.language", {})
     response = Response.redirect(safe_next(request.args.get("next")), status=303)
     response.set_cookie(i18n.COOKIE_NAME, wanted, max_age=i18n.COOKIE_MAX_AGE, samesite="lax")
     response.headers["Cache-Control"] = "no-store"
@@ -356,7 +409,8 @@ async def release_file(request, datasette) -> Response:
     served = datasette.get_database(web.DATABASE).path
     path = downloads.release_file(downloads.releases_folder(Path(served) if served else None), version, name)
     if path is None:
-        return await error_page(request, datasette, 404, f"no file {name!r} in release {version!r}", param="name")
+        message, params = f"no file {name!r} in release {version!r}", {"id": name, "version": version}
+        return await error_page(request, datasette, 404, message, "name", "not_found.release_file", params)
     release = await web.data_release(datasette)
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     headers = {"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
