@@ -13,22 +13,15 @@ import sqlite3
 from typing import Any
 
 from kechuang.model.search import POLICIES, RECORDS
-from kechuang.serve.search.snippets import Needles, match_spans
+from kechuang.serve.search.snippets import Needles, han_spans, match_spans
 
 PASSAGE = 120  # characters: the window searched for the densest matches, as wide as a Chinese snippet
-MAX_SPANS = 400
 
 
 def _han_spans(text: str, needles: Needles) -> list[tuple[int, int]]:
     """Where the query's Chinese words are in a source text, sorted. The sources are simplified Chinese, as
     the needles are, so a plain search finds them without folding 30,000 characters again (the snippet did)."""
-    spans: list[tuple[int, int]] = []
-    for needle in needles.han:
-        start = text.find(needle)
-        while start != -1 and len(spans) < MAX_SPANS:
-            spans.append((start, start + len(needle)))
-            start = text.find(needle, start + len(needle))
-    return sorted(spans)
+    return sorted(han_spans(text, needles))
 
 
 def _densest(spans: list[tuple[int, int]]) -> int | None:

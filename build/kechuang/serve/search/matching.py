@@ -10,18 +10,12 @@ three would not narrow.
 from __future__ import annotations
 
 import sqlite3
-import weakref
-from typing import Any
-
-from datasette.utils import sqlite_timelimit
 
 from kechuang.model.search import RECORDS
-from kechuang.serve import http as web
 from kechuang.serve.search.query import parse_query
 from kechuang.serve.search.rank import MATCH_CAP, rank_matches
-from kechuang.serve.search.service import SearchIndex, load_search_index
-
-TIME_LIMIT_MS = 2000
+from kechuang.serve.search.served import run_timed, served_index
+from kechuang.serve.search.service import SearchIndex
 
 
 def matching_ids(conn: sqlite3.Connection, text: str, index: SearchIndex, table: str) -> list[str]:
@@ -47,34 +41,8 @@ def matching_ids(conn: sqlite3.Connection, text: str, index: SearchIndex, table:
     return [ids[rowid] for rowid in rowids if rowid in ids]
 
 
-_indexes: weakref.WeakKeyDictionary[Any, SearchIndex] = weakref.WeakKeyDictionary()
-
-
-async def served_index(datasette) -> SearchIndex:
-    """The served database's search index (its lexicon: names, terms, places), loaded once; HttpError 503
-    when the database has none."""
-    if datasette not in _indexes:
-        try:
-            _indexes[datasette] = await datasette.get_database(web.DATABASE).execute_fn(load_search_index)
-        except sqlite3.OperationalError as error:
-            message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
-            raise web.HttpError(503, message, "search", "search_unavailable") from None
-    return _indexes[datasette]
-
-
 async def search_matches(datasette, text: str, table: str) -> list[str]:
-    """`matching_ids` on the served database, in Datasette's thread pool under a time limit; HttpError 503
-    when the database has no search index or the search overruns."""
-    db = datasette.get_database(web.DATABASE)
+    """`matching_ids` on the served database under the search time limit; HttpError 503 when the database
+    has no search index or the search overruns."""
     index = await served_index(datasette)
-
-    def run(conn: sqlite3.Connection) -> list[str]:
-        with sqlite_timelimit(conn, TIME_LIMIT_MS):
-            return matching_ids(conn, text, index, table)
-
-    try:
-        return await db.execute_fn(run)
-    except sqlite3.OperationalError as error:
-        if "interrupted" not in str(error):
-            raise
-        raise web.HttpError(503, "The search took too long; add words to narrow it.", "search", "unavailable") from None
+    return await run_timed(datasette, lambda conn: matching_ids(conn, text, index, table), "search")

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from datasette.utils import sqlite_timelimit
 from datasette.utils.asgi import Response
 
 from kechuang.serve import http as web
 from kechuang.serve.search.rank import MATCH_CAP
-from kechuang.serve.search.service import SearchIndex, SearchResult, load_search_index, run_search
+from kechuang.serve.search.served import run_timed, served_index
+from kechuang.serve.search.service import SearchIndex, SearchResult, run_search
 from kechuang.serve.site.i18n import HTML_LANG
 from kechuang.serve.site.routes import HTML, VARY, request_language, strings
 from kechuang.serve.state import served_meta
@@ -41,7 +41,6 @@ DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_OFFSET = MATCH_CAP  # no match beyond the cap is ranked
 PAGE_LIMIT = 60
-TIME_LIMIT_MS = 2000
 JSON = "application/json"
 
 
@@ -63,15 +62,9 @@ _contexts: weakref.WeakKeyDictionary[Any, SearchContext] = weakref.WeakKeyDictio
 async def search_context(datasette) -> SearchContext:
     """The index of the served database; HttpError 503 when it was built without one."""
     if datasette not in _contexts:
-        db = datasette.get_database(web.DATABASE)
         schemas = (await served_meta(datasette)).model.tables
         labels = {name: (s.title, s.title_zh) for name, s in schemas.items()}
-        try:
-            index = await db.execute_fn(load_search_index)
-        except sqlite3.OperationalError as error:
-            message = f"This database has no search index ({error}); rebuild it with `kechuang build`."
-            raise web.HttpError(503, message, code="search_unavailable") from None
-        _contexts[datasette] = SearchContext(index, labels)
+        _contexts[datasette] = SearchContext(await served_index(datasette), labels)
     return _contexts[datasette]
 
 
@@ -146,20 +139,12 @@ def read_params(params: dict[str, str], context: SearchContext, default_limit: i
 async def execute_search(
     datasette, context: SearchContext, params: SearchParams, html_titles: bool = False
 ) -> SearchResult:
-    db = datasette.get_database(web.DATABASE)
+    def search(conn: sqlite3.Connection) -> SearchResult:
+        return run_search(
+            conn, params.q, context.index, params.types, params.limit, params.offset, html_titles, params.filters
+        )
 
-    def run(conn: sqlite3.Connection) -> SearchResult:
-        with sqlite_timelimit(conn, TIME_LIMIT_MS):
-            return run_search(
-                conn, params.q, context.index, params.types, params.limit, params.offset, html_titles, params.filters
-            )
-
-    try:
-        return await db.execute_fn(run)
-    except sqlite3.OperationalError as error:
-        if "interrupted" not in str(error):
-            raise
-        raise web.HttpError(503, "The search took too long; add words to narrow it.", "q", "unavailable") from None
+    return await run_timed(datasette, search, "q")
 
 
 def labelled_facets(found: SearchResult, context: SearchContext) -> dict[str, list[dict[str, Any]]]:

@@ -45,17 +45,23 @@ def _aligned_fold(text: str) -> str | None:
     return folded if len(folded) == len(text) else None
 
 
+def han_spans(text: str, needles: Needles) -> list[tuple[int, int]]:
+    """Where the query's Chinese words occur in `text` (already folded or simplified), at most MAX_SPANS."""
+    spans: list[tuple[int, int]] = []
+    for needle in needles.han:
+        start = text.find(needle)
+        while start != -1 and len(spans) < MAX_SPANS:
+            spans.append((start, start + len(needle)))
+            start = text.find(needle, start + len(needle))
+    return spans
+
+
 def match_spans(text: str, needles: Needles) -> list[tuple[int, int]]:
     """Sorted, non-overlapping (start, end) spans of the text that the query matches."""
     folded = _aligned_fold(text)
     if folded is None or not (needles.han or needles.stems):
         return []
-    spans: list[tuple[int, int]] = []
-    for needle in needles.han:
-        start = folded.find(needle)
-        while start != -1 and len(spans) < MAX_SPANS:
-            spans.append((start, start + len(needle)))
-            start = folded.find(needle, start + len(needle))
+    spans = han_spans(folded, needles)
     if needles.stems:
         for match in RUN.finditer(folded):
             if match.group(2) and stem(fold_latin(match.group(2))) in needles.stems:

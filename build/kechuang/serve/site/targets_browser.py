@@ -27,8 +27,9 @@ from urllib.parse import urlencode
 from kechuang.serve.api.collections import PREFIX, SEARCH_PARAM, Collection, catalog_of
 from kechuang.serve.api.query import MAX_LIMIT, MAX_TEXT_LENGTH, MAX_VALUES, ListQuery, parse_list_query
 from kechuang.serve.http import HttpError
-from kechuang.serve.search.matching import search_matches, served_index
+from kechuang.serve.search.matching import search_matches
 from kechuang.serve.search.query import Lexicon, parse_query
+from kechuang.serve.search.served import served_index
 from kechuang.serve.site.pages import TARGET_SELECT, BadRequest, PageRequest, Query, pick, target_cards
 
 Matcher = Callable[[str], Awaitable[list[str]]]  # keywords → ids of the targets search finds, best first
