@@ -9,10 +9,11 @@ small sample portal (Datasette's table pages limited to a few rows: axe's time g
 from __future__ import annotations
 
 import os
-import sqlite3
 from pathlib import Path
 
 import pytest
+from site_support import first
+from site_support import page_types as site_page_types
 
 from conftest import Portal
 
@@ -32,39 +33,13 @@ RUN_AXE = """async () => {
 }"""
 
 
-def first(db: Path, sql: str) -> str:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(sql).fetchone()
-    assert row, sql
-    return str(row[0])
-
-
 def page_types(db: Path) -> dict[str, str]:
-    """One address per page type, ids from the served database."""
+    """One address per page type, ids from the served database, and Datasette's."""
     return {
-        "home": "/",
-        "targets": "/targets",
+        **site_page_types(db),
         "targets keyword": "/targets?q=" + first(db, "select name_zh from indicators order by id") + "&jurisdiction=wuhan",
-        "target": "/targets/" + first(db, "select id from targets order by id"),
-        "policies": "/policies",
-        "policy": "/policies/" + first(db, "select policy_id from targets group by 1 order by count(*) desc"),
-        "indicators": "/indicators",
-        "indicator": "/indicators/" + first(db, "select indicator_id from targets where indicator_id is not null"),
-        "agencies": "/agencies",
-        "agency": "/agencies/" + first(db, "select agency_id from measure_agencies order by agency_id"),
-        "platforms": "/platforms",
-        "platform": "/platforms/" + first(db, "select platform_id from platform_mentions order by 1"),
-        "funds": "/funds",
-        "events": "/events",
-        "downloads": "/downloads",
-        "about": "/about",
-        "methodology": "/methodology",
-        "data dictionary": "/data-dictionary",
-        "api docs": "/api/v1/docs",
         "search": "/-/search?q=" + first(db, "select name_zh from indicators order by id"),
         "search empty": "/-/search?q=zzqqxxjj",
-        "glossary": "/glossary",
-        "glossary term": "/glossary/" + first(db, "select id from glossary order by id"),
         "site error": "/targets/no-such-target",
         "datasette database": "/kechuang",
         "datasette table": "/kechuang/targets?_facet=status&deadline_year__gte=2000&_sort=id&_size=5",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from site_support import first
+from site_support import page_types as site_page_types
 
 from conftest import ROOT, Portal
 
@@ -54,34 +56,8 @@ def one(db: Path, sql: str, *params):
 
 
 def page_types(db: Path) -> dict[str, str]:
-    """One URL per page type of the site, plus Datasette's table page, with ids from the database."""
-    return {
-        "home": "/",
-        "targets": "/targets",
-        "target": "/targets/" + one(db, "select id from targets order by deadline_year desc, id")[0],
-        "policies": "/policies",
-        "policy": "/policies/" + one(db, "select policy_id from targets group by 1 order by count(*) desc")[0],
-        "indicators": "/indicators",
-        "indicator": "/indicators/"
-        + one(db, "select indicator_id from targets where indicator_id is not null group by 1 order by count(*) desc")[
-            0
-        ],
-        "agencies": "/agencies",
-        "agency": "/agencies/" + one(db, "select agency_id from measure_agencies group by 1 order by count(*) desc")[0],
-        "platforms": "/platforms",
-        "platform": "/platforms/" + one(db, "select platform_id from platform_mentions")[0],
-        "funds": "/funds",
-        "fund": "/funds/" + one(db, "select fund_id from fund_mentions")[0],
-        "events": "/events",
-        "event": "/events/" + one(db, "select event_id from event_mentions")[0],
-        "about": "/about",
-        "methodology": "/methodology",
-        "data-dictionary": "/data-dictionary",
-        "downloads": "/downloads",
-        "search": "/-/search?q=" + one(db, "select name_zh from indicators order by id")[0],
-        "glossary-term": "/glossary/" + one(db, "select id from glossary order by id")[0],
-        "datasette-table": "/kechuang/targets_detail",
-    }
+    """Every page type of the site, plus Datasette's table page."""
+    return {**site_page_types(db), "search": "/-/search?q=" + first(db, "select name_zh from indicators order by id"), "datasette-table": "/kechuang/targets_detail"}
 
 
 @pytest.mark.parametrize("width_name", list(WIDTHS))

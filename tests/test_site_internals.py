@@ -10,12 +10,13 @@ which lets tests pass but prints `{{ name }}` for any missing variable that reac
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from jinja2 import DebugUndefined, StrictUndefined, Undefined
+from site_support import first
+from site_support import page_types as site_page_types
 
 from conftest import InProcessPortal, in_process_datasette
 
@@ -52,47 +53,16 @@ def debug(built_db: Path) -> Iterator[InProcessPortal]:
     portal.stop()
 
 
-def first(db: Path, sql: str) -> str:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(sql).fetchone()
-    assert row, sql
-    return row[0]
-
-
 def site_pages(db: Path) -> dict[str, tuple[str, int]]:
     """One URL per page type of the site (its routes and error pages) and the status it answers."""
     return {
-        "home": ("/", 200),
-        "targets": ("/targets", 200),
+        **{name: (path, 200) for name, path in site_page_types(db).items()},
         "targets filtered": (
             "/targets?year=" + str(first(db, "select deadline_year from targets where deadline_year is not null")),
             200,
         ),
         "targets keyword": ("/targets?q=" + first(db, "select name_zh from indicators order by id") + "&sort=place", 200),
         "targets empty": ("/targets?q=zzqqxxjj&status=stated", 200),
-        "target": ("/targets/" + first(db, "select id from targets order by id"), 200),
-        "policies": ("/policies", 200),
-        "policy": ("/policies/" + first(db, "select policy_id from targets order by id"), 200),
-        "indicators": ("/indicators", 200),
-        "indicator": (
-            "/indicators/" + first(db, "select indicator_id from targets where indicator_id is not null"),
-            200,
-        ),
-        "agencies": ("/agencies", 200),
-        "agency": ("/agencies/" + first(db, "select agency_id from measure_agencies order by agency_id"), 200),
-        "platforms": ("/platforms", 200),
-        "platform": ("/platforms/" + first(db, "select platform_id from platform_mentions"), 200),
-        "funds": ("/funds", 200),
-        "fund": ("/funds/" + first(db, "select fund_id from fund_mentions"), 200),
-        "events": ("/events", 200),
-        "event": ("/events/" + first(db, "select event_id from event_mentions"), 200),
-        "about": ("/about", 200),
-        "methodology": ("/methodology", 200),
-        "dictionary": ("/data-dictionary", 200),
-        "downloads": ("/downloads", 200),
-        "api docs": ("/api/v1/docs", 200),
-        "glossary": ("/glossary", 200),
-        "glossary term": ("/glossary/" + first(db, "select id from glossary where aliases_en != '' order by id"), 200),
         "search results": ("/-/search?q=" + first(db, "select name_zh from indicators order by id"), 200),
         "search empty": ("/-/search?q=zzqqxxjj", 200),
         "search error": ("/-/search?q=x&type=nope", 400),

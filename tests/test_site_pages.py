@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from site_support import page_types
 
 from conftest import InProcessPortal as Portal
 from conftest import serve_in_process
@@ -18,38 +19,10 @@ from kechuang.serve.site.markdown import inline_code
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def first_id(db: Path, sql: str) -> str:
-    with sqlite3.connect(db) as conn:
-        row = conn.execute(sql).fetchone()
-    assert row, f"the curated data should give a row for: {sql}"
-    return row[0]
-
-
 @pytest.fixture(scope="module")
 def page_paths(portal: Portal) -> dict[str, str]:
     """One URL per page type, with ids taken from the served database."""
-    db = portal.db
-    return {
-        "home": "/",
-        "targets": "/targets",
-        "target": "/targets/" + first_id(db, "select id from targets order by id"),
-        "policies": "/policies",
-        "policy": "/policies/" + first_id(db, "select policy_id from targets order by id"),
-        "indicators": "/indicators",
-        "indicator": "/indicators/" + first_id(db, "select indicator_id from targets where indicator_id is not null"),
-        "agencies": "/agencies",
-        "agency": "/agencies/" + first_id(db, "select agency_id from measure_agencies order by agency_id"),
-        "platforms": "/platforms",
-        "platform": "/platforms/" + first_id(db, "select platform_id from platform_mentions"),
-        "funds": "/funds",
-        "fund": "/funds/" + first_id(db, "select fund_id from fund_mentions"),
-        "events": "/events",
-        "event": "/events/" + first_id(db, "select event_id from event_mentions"),
-        "about": "/about",
-        "methodology": "/methodology",
-        "dictionary": "/data-dictionary",
-        "downloads": "/downloads",
-    }
+    return page_types(portal.db)
 
 
 ITEM_ROUTES = ["targets", "policies", "indicators", "agencies", "platforms", "funds", "events"]
